@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Both install what they need: a Python venv (.venv) and the pinned node tools (node_modules).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_PORT ?= 8545
+# Workers for pytest-xdist; each worker runs its own anvil.
+TEST_WORKERS ?= 2
+
+.PHONY: all demo test contracts bench lint clean install
+
+all: install
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+contracts: install
+	$(BIN)/python -m reconciler.chain.compile
+
+demo: install
+	$(BIN)/jinbi devnet up --port $(DEMO_PORT)
+	$(BIN)/jinbi devnet status --port $(DEMO_PORT)
+
+test: install
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -q
+
+bench: install
+	$(BIN)/python bench/onboarding_gas.py
+
+lint: install
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) node_modules .jinbi .pytest_cache .mypy_cache

@@ -1,0 +1,1 @@
+"""Chain access: compiled artifacts, deployment, reads and transactions."""

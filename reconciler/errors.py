@@ -1,0 +1,36 @@
+"""The exception hierarchy of the reconciler.
+
+Every error a user can cause or meet derives from `JinbiError`. Its message
+says what failed and on which value; `hint` says what to do next. Only
+`reconciler.cli` turns these into output and exit codes.
+"""
+
+from __future__ import annotations
+
+
+class JinbiError(Exception):
+    """Root of every error the reconciler reports to a user."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(JinbiError):
+    """The environment, the toolchain or a command-line option is unusable."""
+
+
+class DevnetError(JinbiError):
+    """The local anvil chain could not be started, reached or stopped."""
+
+
+class ChainError(JinbiError):
+    """A read from or a transaction to the chain failed permanently."""
+
+
+class ValidationError(JinbiError):
+    """The desired state under state/<env>/ is invalid."""
