@@ -34,3 +34,11 @@ class ChainError(JinbiError):
 
 class ValidationError(JinbiError):
     """The desired state under state/<env>/ is invalid."""
+
+
+class DesiredStateError(ValidationError):
+    """The desired state has findings; `diagnostics` lists them, sorted by file and line."""
+
+    def __init__(self, message: str, *, diagnostics: tuple[object, ...], hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.diagnostics = diagnostics

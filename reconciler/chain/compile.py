@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -43,23 +44,44 @@ def standard_json_input() -> dict[str, Any]:
     return {"language": "Solidity", "sources": sources, "settings": SETTINGS}
 
 
+# solc-js in standard JSON mode, called through its library API: its command
+# line truncates output above 64 KiB when stdout is a pipe. Imports resolve
+# against the repository root, then node_modules.
+_SOLC_DRIVER = """
+const fs = require('fs');
+const path = require('path');
+const solc = require('solc');
+const [inputPath, outputPath] = process.argv.slice(1);
+function findImports(name) {
+  for (const base of ['.', 'node_modules']) {
+    const candidate = path.join(base, name);
+    if (fs.existsSync(candidate)) return { contents: fs.readFileSync(candidate, 'utf8') };
+  }
+  return { error: 'file not found: ' + name };
+}
+const output = solc.compile(fs.readFileSync(inputPath, 'utf8'), { import: findImports });
+fs.writeFileSync(outputPath, output);
+"""
+
+
 def run_solc(compiler_input: dict[str, Any]) -> dict[str, Any]:
-    """Run solc-js in standard JSON mode; imports resolve against node_modules."""
+    """Run the pinned solc-js on standard JSON input and return its parsed output."""
     if not SOLCJS.exists():
         raise ConfigurationError(f"solc not found at {SOLCJS}", hint="run `npm ci` in the repository root")
-    completed = subprocess.run(
-        ["node", str(SOLCJS), "--standard-json", "--base-path", ".", "--include-path", "node_modules"],
-        input=json.dumps(compiler_input),
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        check=False,
-    )
-    # solc-js prints notices (such as the missing SMT solver) before the JSON document.
-    start = completed.stdout.find("{")
-    if completed.returncode != 0 or start < 0:
-        raise ConfigurationError(f"solc failed (exit {completed.returncode}): {completed.stderr.strip()}")
-    output: dict[str, Any] = json.loads(completed.stdout[start:])
+    with tempfile.TemporaryDirectory(prefix="jinbi-solc-") as scratch:
+        input_path = Path(scratch) / "input.json"
+        output_path = Path(scratch) / "output.json"
+        input_path.write_text(json.dumps(compiler_input), encoding="utf-8")
+        completed = subprocess.run(
+            ["node", "-e", _SOLC_DRIVER, str(input_path), str(output_path)],
+            capture_output=True,
+            text=True,
+            cwd=PROJECT_ROOT,
+            check=False,
+        )
+        if completed.returncode != 0 or not output_path.exists():
+            raise ConfigurationError(f"solc failed (exit {completed.returncode}): {completed.stderr.strip()}")
+        output: dict[str, Any] = json.loads(output_path.read_text(encoding="utf-8"))
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
         details = "\n".join(e.get("formattedMessage", e.get("message", "")) for e in errors)

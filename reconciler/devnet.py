@@ -1,0 +1,419 @@
+"""The local chain: anvil from the pinned npm package with the JINBI suite deployed.
+
+`jinbi devnet up` starts anvil in the background on 127.0.0.1, deploys the
+contracts from anvil's first development account and writes
+state/devnet/environment.yaml. On a fresh anvil that account's nonces start at
+0, so the contracts always land at the same addresses and the committed file
+stays valid. The process id and log of each devnet live under .jinbi/devnet-PORT/.
+
+Tests use `LocalChain` directly: an anvil child process on a free port.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+import yaml
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from reconciler import PROJECT_ROOT
+from reconciler.errors import DevnetError
+
+log = logging.getLogger(__name__)
+
+CHAIN_ID = 31337
+HOST = "127.0.0.1"
+BLOCK_GAS_LIMIT = 30_000_000
+RUNTIME_DIR = PROJECT_ROOT / ".jinbi"
+
+# anvil's first development account, derived from its public test mnemonic.
+# It is the devnet's deployer, role holder and treasury; it holds no real value.
+DEV_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+# Heartbeats of the devnet price feeds, in seconds: how old an answer may be
+# before the morning check raises an alert.
+FEED_HEARTBEATS = {"XAU/USD": 3600, "USDC/USD": 86400}
+FEED_DECIMALS = 8
+
+# Settings a user may edit in the environment file; `up` keeps their values.
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "rpc_url_env": "JINBI_RPC_URL",
+    "confirmations": 1,
+    "face_value_usdc": "1.000000",
+    "policy": {"max_revocations_per_apply": 25, "regs_lockup_days": 40},
+}
+
+
+def dev_account() -> LocalAccount:
+    """Return anvil's first development account (the devnet signer)."""
+    account: LocalAccount = Account.from_key(DEV_PRIVATE_KEY)
+    return account
+
+
+def find_anvil() -> Path:
+    """Locate the anvil binary of the pinned npm package (or $JINBI_ANVIL)."""
+    configured = os.environ.get("JINBI_ANVIL")
+    path = Path(configured) if configured else PROJECT_ROOT / "node_modules" / ".bin" / "anvil"
+    if not path.exists():
+        raise DevnetError(
+            f"anvil not found at {path}",
+            hint="run `npm ci` in the repository root (or `make demo`, which installs it)",
+        )
+    return path
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((HOST, port)) == 0
+
+
+def rpc_url(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
+def _rpc(port: int, method: str, params: list[Any] | None = None, timeout: float = 2.0) -> Any:
+    """Send one JSON-RPC request; return its result or raise OSError/ValueError."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
+    request = urllib.request.Request(rpc_url(port), data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        reply = json.loads(response.read())
+    if "error" in reply:
+        raise ValueError(reply["error"])
+    return reply["result"]
+
+
+def start_anvil(port: int, *, log_path: Path | None = None, detach: bool = False) -> subprocess.Popen[bytes]:
+    """Start anvil on 127.0.0.1:PORT and wait until it answers JSON-RPC.
+
+    With `detach`, the process gets its own session so it outlives the command
+    that started it, and its output goes to LOG_PATH.
+    """
+    anvil = find_anvil()
+    if port_in_use(port):
+        raise DevnetError(
+            f"port {port} on {HOST} is already in use by another program",
+            hint="stop that program or pass another --port",
+        )
+    command = [
+        str(anvil),
+        "--host", HOST,
+        "--port", str(port),
+        "--chain-id", str(CHAIN_ID),
+        "--gas-limit", str(BLOCK_GAS_LIMIT),
+    ]  # fmt: skip
+    output = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=detach,
+        )
+    finally:
+        if log_path:
+            output.close()  # type: ignore[union-attr]
+    try:
+        _wait_until_ready(port, process)
+    except DevnetError:
+        stop_process(process.pid)
+        raise
+    log.info("anvil started on %s (pid %s)", rpc_url(port), process.pid)
+    return process
+
+
+def _wait_until_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DevnetError(
+                f"anvil exited with code {process.returncode} before it answered on port {port}",
+                hint="see the anvil log under .jinbi/ or run node_modules/.bin/anvil by hand",
+            )
+        try:
+            _rpc(port, "eth_chainId", timeout=0.5)
+            return
+        except (OSError, ValueError):
+            time.sleep(0.05)
+    raise DevnetError(f"anvil did not answer on port {port} within {timeout:.0f} s")
+
+
+def stop_process(pid: int, timeout: float = 5.0) -> None:
+    """Stop PID with SIGTERM, then SIGKILL after TIMEOUT seconds."""
+    try:
+        process = psutil.Process(pid)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout)
+    except psutil.NoSuchProcess:
+        return
+    except psutil.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
+
+
+def connect(port: int) -> Web3:
+    return Web3(Web3.HTTPProvider(rpc_url(port), request_kwargs={"timeout": 30}))
+
+
+# --- the suite on a chain ----------------------------------------------------
+
+
+@dataclass
+class LocalChain:
+    """An anvil child process on a free port with the suite deployed (for tests and benches)."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    w3: Web3
+    deployment: Any
+
+    @classmethod
+    def start(cls, port: int | None = None) -> LocalChain:
+        from reconciler.chain.deploy import deploy_suite
+
+        chosen = port or free_port()
+        process = start_anvil(chosen)
+        try:
+            w3 = connect(chosen)
+            deployment = deploy_suite(w3, dev_account())
+        except BaseException:
+            stop_process(process.pid)
+            raise
+        return cls(port=chosen, process=process, w3=w3, deployment=deployment)
+
+    @property
+    def url(self) -> str:
+        return rpc_url(self.port)
+
+    def stop(self) -> None:
+        stop_process(self.process.pid)
+
+
+def suite_deployed(w3: Web3, addresses: dict[str, str]) -> bool:
+    """Tell whether every address in ADDRESSES holds contract code."""
+    return all(len(w3.eth.get_code(Web3.to_checksum_address(a))) > 0 for a in addresses.values())
+
+
+def expected_addresses() -> dict[str, str]:
+    """Return the addresses the suite gets on a fresh anvil (CREATE from the dev account)."""
+    from reconciler.chain.deploy import deployment_plan_addresses
+
+    return deployment_plan_addresses(dev_account().address)
+
+
+# --- `jinbi devnet up | down | status` --------------------------------------
+
+
+def _runtime_dir(port: int) -> Path:
+    return RUNTIME_DIR / f"devnet-{port}"
+
+
+def _read_pid(port: int) -> int | None:
+    try:
+        return int((_runtime_dir(port) / "anvil.pid").read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _is_anvil(pid: int) -> bool:
+    try:
+        return "anvil" in " ".join(psutil.Process(pid).cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+@dataclass(frozen=True)
+class DevnetStatus:
+    """What runs on a devnet port."""
+
+    port: int
+    answering: bool
+    pid: int | None
+    chain_id: int | None = None
+    block_number: int | None = None
+    suite_deployed: bool = False
+
+    def describe(self) -> str:
+        if not self.answering:
+            return f"no devnet running on {rpc_url(self.port)}"
+        owner = f"pid {self.pid}" if self.pid else "not started by `jinbi devnet up`"
+        suite = "JINBI suite deployed" if self.suite_deployed else "JINBI suite not deployed"
+        return (
+            f"devnet running on {rpc_url(self.port)} ({owner}): chain id {self.chain_id}, "
+            f"block {self.block_number}, {suite}"
+        )
+
+
+def status(port: int) -> DevnetStatus:
+    """Read what runs on PORT: our anvil, another chain, or nothing."""
+    pid = _read_pid(port)
+    if pid is not None and not _is_anvil(pid):
+        pid = None
+    try:
+        chain_id = int(_rpc(port, "eth_chainId"), 16)
+        block_number = int(_rpc(port, "eth_blockNumber"), 16)
+    except (OSError, ValueError):
+        return DevnetStatus(port=port, answering=False, pid=pid)
+    deployed = chain_id == CHAIN_ID and suite_deployed(connect(port), expected_addresses())
+    return DevnetStatus(port, True, pid, chain_id, block_number, deployed)
+
+
+@dataclass(frozen=True)
+class UpResult:
+    """The outcome of `jinbi devnet up`."""
+
+    status: DevnetStatus
+    started: bool
+    environment_file: Path | None
+
+    def describe(self) -> str:
+        if not self.started:
+            return f"{self.status.describe()}; nothing to do"
+        return f"{self.status.describe()}\nwrote {self.environment_file}"
+
+
+def up(port: int, state_dir: Path) -> UpResult:
+    """Start anvil on PORT, deploy the suite and write the devnet environment file.
+
+    Does nothing when the suite already runs there. Raises DevnetError when the
+    port is taken by anything else.
+    """
+    current = status(port)
+    if current.answering and current.suite_deployed:
+        return UpResult(status=current, started=False, environment_file=None)
+    if current.answering:
+        raise DevnetError(
+            f"port {port} answers JSON-RPC (chain id {current.chain_id}) but the JINBI suite is not deployed there",
+            hint=f"stop that chain (`jinbi devnet down --port {port}` if devnet up started it) or pass another --port",
+        )
+
+    runtime = _runtime_dir(port)
+    runtime.mkdir(parents=True, exist_ok=True)
+    process = start_anvil(port, log_path=runtime / "anvil.log", detach=True)
+    (runtime / "anvil.pid").write_text(f"{process.pid}\n")
+    try:
+        from reconciler.chain.deploy import deploy_suite
+
+        w3 = connect(port)
+        deployment = deploy_suite(w3, dev_account())
+        environment_file = write_environment(state_dir / "devnet" / "environment.yaml", deployment)
+    except BaseException:
+        stop_process(process.pid)
+        (runtime / "anvil.pid").unlink(missing_ok=True)
+        raise
+    return UpResult(status=status(port), started=True, environment_file=environment_file)
+
+
+def down(port: int) -> str:
+    """Stop the anvil that `up` started on PORT; return what was done."""
+    pid = _read_pid(port)
+    pid_file = _runtime_dir(port) / "anvil.pid"
+    if pid is None or not _is_anvil(pid):
+        pid_file.unlink(missing_ok=True)
+        if port_in_use(port):
+            raise DevnetError(
+                f"a program listens on port {port} but `jinbi devnet up` did not start it; not stopping it",
+                hint="stop it by hand, or pass the --port that devnet up used",
+            )
+        return f"no devnet running on {rpc_url(port)}; nothing to stop"
+    stop_process(pid)
+    pid_file.unlink(missing_ok=True)
+    return f"stopped devnet on {rpc_url(port)} (pid {pid})"
+
+
+# --- environment file --------------------------------------------------------
+
+
+def _existing_settings(path: Path) -> dict[str, Any]:
+    """Read the user-editable settings of an existing environment file, as written."""
+    if not path.exists():
+        return {}
+    # BaseLoader keeps every scalar as the string it was written as.
+    loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def render_environment(deployment: Any, existing: dict[str, Any]) -> str:
+    """Render state/devnet/environment.yaml for DEPLOYMENT, keeping user-edited settings."""
+    settings = {key: existing.get(key, default) for key, default in DEFAULT_SETTINGS.items()}
+    policy = {**DEFAULT_SETTINGS["policy"], **(settings["policy"] or {})}
+    old_feeds = existing.get("price_feeds") or {}
+    feeds = {
+        name: {
+            "address": getattr(deployment, field),
+            "decimals": FEED_DECIMALS,
+            "heartbeat_seconds": int((old_feeds.get(name) or {}).get("heartbeat_seconds", FEED_HEARTBEATS[name])),
+        }
+        for name, field in (("XAU/USD", "xau_usd_feed"), ("USDC/USD", "usdc_usd_feed"))
+    }
+    contracts = {
+        name: getattr(deployment, name)
+        for name in (
+            "compliance_registry",
+            "compliance_oracle",
+            "security_token",
+            "dvp_settlement",
+            "corporate_actions",
+            "transfer_agent_bridge",
+            "custody_attestations",
+            "usdc",
+        )
+    }
+    lines = [
+        "# yaml-language-server: $schema=../../schemas/environment.schema.json",
+        "# Written by `jinbi devnet up`: the addresses are those of a fresh anvil and",
+        "# stay the same on every run. rpc_url_env, confirmations, face_value_usdc,",
+        "# policy and the feeds' heartbeats are kept when the file is rewritten.",
+        "kind: Environment",
+        "name: devnet",
+        f"chain_id: {CHAIN_ID}",
+        f"rpc_url_env: {settings['rpc_url_env']}",
+        f"confirmations: {int(settings['confirmations'])}",
+        f'treasury: "{deployment.treasury}"',
+        "contracts:",
+        *(f'  {name}: "{address}"' for name, address in contracts.items()),
+        "decimals:",
+        "  security_token: 18",
+        "  usdc: 6",
+        f'face_value_usdc: "{settings["face_value_usdc"]}"',
+        "price_feeds:",
+        *(
+            f'  {name}: {{address: "{feed["address"]}", decimals: {feed["decimals"]}, '
+            f'heartbeat_seconds: {feed["heartbeat_seconds"]}}}'
+            for name, feed in feeds.items()
+        ),
+        "policy:",
+        *(f"  {key}: {int(value)}" for key, value in policy.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_environment(path: Path, deployment: Any) -> Path:
+    """Write the devnet environment file for DEPLOYMENT at PATH."""
+    text = render_environment(deployment, _existing_settings(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
