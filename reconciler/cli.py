@@ -153,7 +153,8 @@ def sanctions_import(
 
     Adds listed addresses, delists entries of the same source that the list no
     longer names (keeping them with delisted_on), and rewrites the file sorted,
-    in EIP-55. Importing the same list twice changes nothing. Exit codes: 0 done, 1 error.
+    in EIP-55, without its comments. Importing the same list twice changes
+    nothing. Exit codes: 0 done, 1 error.
     """
     from reconciler.desired.sanctions_import import import_sanctions
 

@@ -37,7 +37,7 @@ class ValidationError(JinbiError):
 
 
 class DesiredStateError(ValidationError):
-    """The desired state has findings; `diagnostics` lists them, sorted by file and line."""
+    """Invalid desired state, with every finding in `diagnostics`, sorted by file and line."""
 
     def __init__(self, message: str, *, diagnostics: tuple[object, ...], hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
