@@ -30,6 +30,7 @@ contracts: install
 
 demo: install
 	$(BIN)/jinbi devnet up --port $(DEMO_PORT)
+	$(BIN)/jinbi validate --env devnet
 	$(BIN)/jinbi devnet status --port $(DEMO_PORT)
 
 test: install
@@ -37,6 +38,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/onboarding_gas.py
+	$(BIN)/python bench/validate_speed.py --record
 
 lint: install
 	$(BIN)/mypy
