@@ -41,11 +41,11 @@ BLOCK_GAS_LIMIT = 30_000_000
 RUNTIME_DIR = PROJECT_ROOT / ".jinbi"
 
 # anvil's first development account, derived from its public test mnemonic.
-# It is the devnet's deployer, role holder and treasury; it holds no real value.
+# It is the devnet's deployer, role holder and treasury, and has no real value.
 DEV_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
-# Heartbeats of the devnet price feeds, in seconds: how old an answer may be
-# before the morning check raises an alert.
+# Heartbeats of the devnet price feeds: the maximum age in seconds of a feed's
+# latest round before the morning check raises an alert.
 FEED_HEARTBEATS = {"XAU/USD": 3600, "USDC/USD": 86400}
 FEED_DECIMALS = 8
 
@@ -106,7 +106,7 @@ def _rpc(port: int, method: str, params: list[Any] | None = None, timeout: float
 
 
 def start_anvil(port: int, *, log_path: Path | None = None, detach: bool = False) -> subprocess.Popen[bytes]:
-    """Start anvil on 127.0.0.1:PORT and wait until it answers JSON-RPC.
+    """Start anvil on 127.0.0.1:PORT and wait until it responds to JSON-RPC.
 
     With `detach`, the process gets its own session so it outlives the command
     that started it, and its output goes to LOG_PATH.
@@ -150,7 +150,7 @@ def _wait_until_ready(port: int, process: subprocess.Popen[bytes], timeout: floa
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise DevnetError(
-                f"anvil exited with code {process.returncode} before it answered on port {port}",
+                f"anvil exited with code {process.returncode} before it responded on port {port}",
                 hint="see the anvil log under .jinbi/ or run node_modules/.bin/anvil by hand",
             )
         try:
@@ -158,7 +158,7 @@ def _wait_until_ready(port: int, process: subprocess.Popen[bytes], timeout: floa
             return
         except (OSError, ValueError):
             time.sleep(0.05)
-    raise DevnetError(f"anvil did not answer on port {port} within {timeout:.0f} s")
+    raise DevnetError(f"anvil did not respond on port {port} within {timeout:.0f} s")
 
 
 def stop_process(pid: int, timeout: float = 5.0) -> None:
@@ -213,7 +213,7 @@ class LocalChain:
 
 
 def suite_deployed(w3: Web3, addresses: dict[str, str]) -> bool:
-    """Tell whether every address in ADDRESSES holds contract code."""
+    """Return whether every address in ADDRESSES has contract code."""
     return all(len(w3.eth.get_code(Web3.to_checksum_address(a))) > 0 for a in addresses.values())
 
 
@@ -247,7 +247,7 @@ def _is_anvil(pid: int) -> bool:
 
 @dataclass(frozen=True)
 class DevnetStatus:
-    """What runs on a devnet port."""
+    """The chain found on a devnet port, if any."""
 
     port: int
     answering: bool
@@ -306,7 +306,7 @@ def up(port: int, state_dir: Path) -> UpResult:
         return UpResult(status=current, started=False, environment_file=None)
     if current.answering:
         raise DevnetError(
-            f"port {port} answers JSON-RPC (chain id {current.chain_id}) but the JINBI suite is not deployed there",
+            f"port {port} serves a JSON-RPC chain (chain id {current.chain_id}) without the JINBI suite",
             hint=f"stop that chain (`jinbi devnet down --port {port}` if devnet up started it) or pass another --port",
         )
 
