@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 CHAIN_ID = 31337
 HOST = "127.0.0.1"
 BLOCK_GAS_LIMIT = 30_000_000
+
+# The devnet's genesis time, 2026-10-01T00:00:00Z. anvil's clock starts there
+# and runs on with the wall clock, so the committed devnet state (trade dates,
+# lockups, coupon dates) means the same thing whatever day the demo runs.
+GENESIS_TIMESTAMP = 1_790_812_800
 RUNTIME_DIR = PROJECT_ROOT / ".jinbi"
 
 # anvil's first development account, derived from its public test mnemonic.
@@ -123,6 +128,7 @@ def start_anvil(port: int, *, log_path: Path | None = None, detach: bool = False
         "--port", str(port),
         "--chain-id", str(CHAIN_ID),
         "--gas-limit", str(BLOCK_GAS_LIMIT),
+        "--timestamp", str(GENESIS_TIMESTAMP),
     ]  # fmt: skip
     output = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     try:
