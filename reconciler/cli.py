@@ -17,6 +17,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from reconciler.errors import JinbiError
+from reconciler.planning.calls import DEFAULT_GAS_CAP
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,167 @@ def sanctions_import(
 
     report = import_sanctions(state_dir, env, file, source=source, list_date=list_date)
     typer.echo(report.describe())
+
+
+# --- chain to YAML: import ---------------------------------------------------
+
+
+@app.command("import")
+def import_command(
+    env: EnvOption,
+    state_dir: StateDirOption = Path("state"),
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out-dir", help="Folder to write the four files to; by default STATE_DIR/ENV."),
+    ] = None,
+) -> None:
+    """Write ENV's on-chain state as investors.yaml, sanctions.yaml, allocations.yaml and coupons.yaml.
+
+    Reads the chain at one block through the RPC URL named by the environment
+    file. Refs, sanctions sources and dates, and trade dates, which the chain
+    does not store, come from the existing files, else from placeholders named
+    in each file's header. Exit codes: 0 written and valid, 1 error, or files
+    written that the loader rejects (each problem is printed).
+    """
+    from reconciler.importing import import_state
+
+    report = import_state(state_dir, env, out_dir=out_dir)
+    typer.echo(report.describe())
+    if report.diagnostics:
+        for diagnostic in report.diagnostics:
+            typer.echo(diagnostic.render(), err=True)
+        raise report.problem_error()
+
+
+# --- plan ---------------------------------------------------------------------
+
+
+class PlanFormat(str, Enum):
+    TEXT = "text"
+    MARKDOWN = "markdown"
+    JSON = "json"
+
+
+@app.command("plan")
+def plan_command(
+    env: EnvOption,
+    state_dir: StateDirOption = Path("state"),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also write the JSON plan file (schemas/plan.schema.json) to this path."),
+    ] = None,
+    output_format: Annotated[
+        PlanFormat,
+        typer.Option(
+            "--format",
+            help="text: for a terminal; markdown: pull-request comment bodies, each starting with a "
+            "<!-- jinbi-plan ... --> line; json: the plan file.",
+        ),
+    ] = PlanFormat.TEXT,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 2 instead of 0 when the plan has changes.")
+    ] = False,
+    gas_cap: Annotated[
+        int,
+        typer.Option(
+            "--gas-cap",
+            min=1,
+            help="Maximum gas per transaction, by the planner's conservative gas model; "
+            "batches are split to stay under it.",
+        ),
+    ] = DEFAULT_GAS_CAP,
+    signer: Annotated[
+        str | None,
+        typer.Option(
+            "--signer",
+            help="Address (or Safe) that will send the plan; by default the address of the key in "
+            "JINBI_PRIVATE_KEY, or on devnet anvil's first development account.",
+        ),
+    ] = None,
+    allow_mass_change: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-change",
+            help="Allow more revocations and unblocks than policy.max_revocations_per_apply.",
+        ),
+    ] = False,
+    no_simulate: Annotated[
+        bool,
+        typer.Option(
+            "--no-simulate",
+            help="Skip running the plan on an anvil fork of the chain at the planned block before printing it.",
+        ),
+    ] = False,
+    link_base: Annotated[
+        str | None,
+        typer.Option(
+            "--link-base",
+            help="URL put before YAML file paths in markdown links, such as "
+            "https://github.com/ORG/REPO/blob/COMMIT/; by default links are relative.",
+        ),
+    ] = None,
+) -> int:
+    """Read the chain at one block, diff it against state/ENV/ and print the transactions that would reconcile them.
+
+    Sends nothing to the chain: the plan runs on a private anvil fork first,
+    unless --no-simulate. Exit codes: 0 planned (with or without changes), 2
+    with --detailed-exitcode when the plan has changes, 1 error (invalid YAML,
+    an edit the chain cannot make, a missing role, an unreadable chain, a
+    failed simulation).
+    """
+    from rich.console import Console
+
+    from reconciler.planning.plan import plan_json
+    from reconciler.planning.render_markdown import render_markdown
+    from reconciler.planning.render_text import render_text
+    from reconciler.planning.run import PlanRequest, make_plan
+
+    request = PlanRequest(
+        env=env,
+        state_dir=state_dir,
+        signer=signer,
+        gas_cap=gas_cap,
+        allow_mass_change=allow_mass_change,
+        simulate=not no_simulate,
+    )
+    plan = make_plan(request)
+
+    if out is not None:
+        out.write_text(plan_json(plan), encoding="utf-8")
+        log.info("wrote the plan file %s", out)
+    if output_format is PlanFormat.JSON:
+        sys.stdout.write(plan_json(plan))
+    elif output_format is PlanFormat.MARKDOWN:
+        typer.echo("\n".join(render_markdown(plan, link_base=link_base)), nl=False)
+    else:
+        Console(soft_wrap=True, highlight=False, emoji=False).print(render_text(plan), end="")
+    return 2 if detailed_exitcode and plan.has_changes else 0
+
+
+# --- apply lock: unlock ------------------------------------------------------
+
+
+@app.command("unlock")
+def unlock_command(
+    env: EnvOption,
+    lock_dir: Annotated[
+        Path,
+        typer.Option("--lock-dir", help="Folder of the apply locks, one <env>.lock file per environment."),
+    ] = Path(".jinbi/locks"),
+) -> None:
+    """Remove the apply lock of ENV, even one held by a running apply.
+
+    Use it only when the apply that holds the lock is no longer running: a
+    running apply notices that it lost the lock and stops sending. Exit codes:
+    0 removed or not locked, 1 error.
+    """
+    from reconciler.execution.lock import force_unlock
+
+    owner = force_unlock(env, directory=lock_dir)
+    if owner is None:
+        typer.echo(f"environment {env} is not locked; nothing to do")
+    else:
+        typer.echo(f"removed the lock of environment {env} held by {owner.describe()}")
 
 
 def _fail(message: str, hint: str | None) -> NoReturn:

@@ -11,15 +11,20 @@ Tests use `LocalChain` directly: an anvil child process on a free port.
 
 from __future__ import annotations
 
+import fcntl
+import http.client
 import json
 import logging
 import os
+import platform
+import re
 import signal
 import socket
 import subprocess
 import time
-import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,10 +74,29 @@ def dev_account() -> LocalAccount:
     return account
 
 
+# npm platform packages of @foundry-rs/anvil, by Python's platform names.
+_ANVIL_PLATFORMS = {
+    ("Linux", "x86_64"): "linux-amd64",
+    ("Linux", "aarch64"): "linux-arm64",
+    ("Darwin", "x86_64"): "darwin-amd64",
+    ("Darwin", "arm64"): "darwin-arm64",
+}
+
+
 def find_anvil() -> Path:
-    """Locate the anvil binary of the pinned npm package (or $JINBI_ANVIL)."""
+    """Locate the anvil binary of the pinned npm package (or $JINBI_ANVIL).
+
+    The native binary of the platform package is preferred over the node
+    wrapper in node_modules/.bin, so the recorded process id is anvil's own:
+    killing a wrapper would leave anvil running without a parent.
+    """
     configured = os.environ.get("JINBI_ANVIL")
-    path = Path(configured) if configured else PROJECT_ROOT / "node_modules" / ".bin" / "anvil"
+    if configured:
+        path = Path(configured)
+    else:
+        suffix = _ANVIL_PLATFORMS.get((platform.system(), platform.machine()), "")
+        native = PROJECT_ROOT / "node_modules" / "@foundry-rs" / f"anvil-{suffix}" / "bin" / "anvil"
+        path = native if suffix and native.exists() else PROJECT_ROOT / "node_modules" / ".bin" / "anvil"
     if not path.exists():
         raise DevnetError(
             f"anvil not found at {path}",
@@ -99,14 +123,21 @@ def rpc_url(port: int) -> str:
     return f"http://{HOST}:{port}"
 
 
+class NoJsonRpc(Exception):
+    """Nothing on the port returned a valid JSON-RPC response."""
+
+
 def _rpc(port: int, method: str, params: list[Any] | None = None, timeout: float = 2.0) -> Any:
-    """Send one JSON-RPC request; return its result or raise OSError/ValueError."""
+    """Send one JSON-RPC request and return its result, or raise NoJsonRpc."""
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
     request = urllib.request.Request(rpc_url(port), data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        reply = json.loads(response.read())
-    if "error" in reply:
-        raise ValueError(reply["error"])
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            reply = json.loads(response.read(1_000_000))
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        raise NoJsonRpc(str(error)) from error
+    if not isinstance(reply, dict) or reply.get("result") is None:
+        raise NoJsonRpc(f"invalid JSON-RPC response to {method}")
     return reply["result"]
 
 
@@ -129,6 +160,8 @@ def start_anvil(port: int, *, log_path: Path | None = None, detach: bool = False
         "--chain-id", str(CHAIN_ID),
         "--gas-limit", str(BLOCK_GAS_LIMIT),
         "--timestamp", str(GENESIS_TIMESTAMP),
+        # Without --silent anvil prints its development accounts' private keys.
+        "--silent",
     ]  # fmt: skip
     output = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     try:
@@ -162,22 +195,40 @@ def _wait_until_ready(port: int, process: subprocess.Popen[bytes], timeout: floa
         try:
             _rpc(port, "eth_chainId", timeout=0.5)
             return
-        except (OSError, ValueError):
+        except NoJsonRpc:
             time.sleep(0.05)
     raise DevnetError(f"anvil did not respond on port {port} within {timeout:.0f} s")
 
 
 def stop_process(pid: int, timeout: float = 5.0) -> None:
-    """Stop PID with SIGTERM, then SIGKILL after TIMEOUT seconds."""
+    """Stop PID with SIGTERM, then SIGKILL after TIMEOUT seconds.
+
+    A detached anvil is no child of ours once `up` has exited, and an init
+    process that does not reap leaves it a zombie, so a zombie counts as stopped.
+    """
     try:
         process = psutil.Process(pid)
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout)
+        if not _wait_stopped(process, timeout):
+            process.kill()
+            _wait_stopped(process, timeout)
     except psutil.NoSuchProcess:
         return
-    except psutil.TimeoutExpired:
-        process.kill()
-        process.wait(timeout)
+
+
+def _wait_stopped(process: psutil.Process, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+            process.wait(0.05)
+            return True
+        except psutil.TimeoutExpired:
+            continue
+        except psutil.NoSuchProcess:
+            return True
+    return False
 
 
 def connect(port: int) -> Web3:
@@ -219,8 +270,21 @@ class LocalChain:
 
 
 def suite_deployed(w3: Web3, addresses: dict[str, str]) -> bool:
-    """Return whether every address in ADDRESSES has contract code."""
-    return all(len(w3.eth.get_code(Web3.to_checksum_address(a))) > 0 for a in addresses.values())
+    """Return whether each address has the runtime code of its contract in the suite.
+
+    Code lengths are compared, not bytes, because deployment fills the
+    immutables inside the code; a length match rules out unrelated contracts.
+    """
+    from reconciler.chain import artifacts
+    from reconciler.chain.deploy import CONTRACTS
+
+    artifact_names = dict(CONTRACTS)
+    for field_name, address in addresses.items():
+        expected = artifacts.load(artifact_names[field_name]).deployed_bytecode
+        code = w3.eth.get_code(Web3.to_checksum_address(address))
+        if len(code) != (len(expected) - 2) // 2:
+            return False
+    return True
 
 
 def expected_addresses() -> dict[str, str]:
@@ -244,11 +308,28 @@ def _read_pid(port: int) -> int | None:
         return None
 
 
-def _is_anvil(pid: int) -> bool:
+def _is_our_anvil(pid: int, port: int) -> bool:
+    """Return whether PID is an anvil listening on PORT (a stale pid file may name another process)."""
     try:
-        return "anvil" in " ".join(psutil.Process(pid).cmdline())
+        command = psutil.Process(pid).cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
+    if not command or "anvil" not in Path(command[0]).name:
+        return False
+    return any(a == "--port" and b == str(port) for a, b in zip(command, command[1:], strict=False))
+
+
+@contextmanager
+def _port_lock(port: int) -> Iterator[None]:
+    """Hold an exclusive lock for PORT, so concurrent `up` and `down` calls run one at a time."""
+    runtime = _runtime_dir(port)
+    runtime.mkdir(parents=True, exist_ok=True)
+    with open(runtime / "lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -261,8 +342,11 @@ class DevnetStatus:
     chain_id: int | None = None
     block_number: int | None = None
     suite_deployed: bool = False
+    foreign: bool = False  # something listens on the port but is no JSON-RPC chain
 
     def describe(self) -> str:
+        if self.foreign:
+            return f"no devnet running on {rpc_url(self.port)}: the port is in use by a program that is not a JSON-RPC chain"
         if not self.answering:
             return f"no devnet running on {rpc_url(self.port)}"
         owner = f"pid {self.pid}" if self.pid else "not started by `jinbi devnet up`"
@@ -276,12 +360,14 @@ class DevnetStatus:
 def status(port: int) -> DevnetStatus:
     """Read what runs on PORT: our anvil, another chain, or nothing."""
     pid = _read_pid(port)
-    if pid is not None and not _is_anvil(pid):
+    if pid is not None and not _is_our_anvil(pid, port):
         pid = None
     try:
         chain_id = int(_rpc(port, "eth_chainId"), 16)
         block_number = int(_rpc(port, "eth_blockNumber"), 16)
-    except (OSError, ValueError):
+    except (NoJsonRpc, TypeError, ValueError):
+        if port_in_use(port):
+            return DevnetStatus(port=port, answering=False, pid=pid, foreign=True)
         return DevnetStatus(port=port, answering=False, pid=pid)
     deployed = chain_id == CHAIN_ID and suite_deployed(connect(port), expected_addresses())
     return DevnetStatus(port, True, pid, chain_id, block_number, deployed)
@@ -305,11 +391,20 @@ def up(port: int, state_dir: Path) -> UpResult:
     """Start anvil on PORT, deploy the suite and write the devnet environment file.
 
     Does nothing when the suite already runs there. Raises DevnetError when the
-    port is taken by anything else.
+    port is taken by anything else. Concurrent calls for one port run one at a time.
     """
-    current = status(port)
-    if current.answering and current.suite_deployed:
-        return UpResult(status=current, started=False, environment_file=None)
+    environment_file = state_dir / "devnet" / "environment.yaml"
+    with _port_lock(port):
+        current = status(port)
+        if current.answering and current.suite_deployed:
+            return UpResult(status=current, started=False, environment_file=None)
+        # Check the environment file's settings and that it can be written before deploying.
+        existing = _existing_settings(environment_file)
+        _check_writable(environment_file)
+        return _start_and_deploy(port, current, environment_file, existing)
+
+
+def _start_and_deploy(port: int, current: DevnetStatus, environment_file: Path, existing: dict[str, Any]) -> UpResult:
     if current.answering:
         raise DevnetError(
             f"port {port} serves a JSON-RPC chain (chain id {current.chain_id}) without the JINBI suite",
@@ -325,7 +420,7 @@ def up(port: int, state_dir: Path) -> UpResult:
 
         w3 = connect(port)
         deployment = deploy_suite(w3, dev_account())
-        environment_file = write_environment(state_dir / "devnet" / "environment.yaml", deployment)
+        environment_file.write_text(render_environment(deployment, existing), encoding="utf-8")
     except BaseException:
         stop_process(process.pid)
         (runtime / "anvil.pid").unlink(missing_ok=True)
@@ -335,9 +430,14 @@ def up(port: int, state_dir: Path) -> UpResult:
 
 def down(port: int) -> str:
     """Stop the anvil that `up` started on PORT; return what was done."""
+    with _port_lock(port):
+        return _down(port)
+
+
+def _down(port: int) -> str:
     pid = _read_pid(port)
     pid_file = _runtime_dir(port) / "anvil.pid"
-    if pid is None or not _is_anvil(pid):
+    if pid is None or not _is_our_anvil(pid, port):
         pid_file.unlink(missing_ok=True)
         if port_in_use(port):
             raise DevnetError(
@@ -353,13 +453,61 @@ def down(port: int) -> str:
 # --- environment file --------------------------------------------------------
 
 
+_ENV_VAR_RE = re.compile(r"[A-Z_][A-Z0-9_]*")
+_USDC_RE = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]{1,6})?")
+_COUNT_RE = re.compile(r"[0-9]{1,9}")
+
+
 def _existing_settings(path: Path) -> dict[str, Any]:
-    """Read the user-editable settings of an existing environment file, as written."""
-    if not path.exists():
+    """Read and check the user-editable settings of an existing environment file.
+
+    Raises DevnetError naming the setting when one can't be written back as it is.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return {}
-    # BaseLoader keeps every scalar as the string it was written as.
-    loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects
-    return loaded if isinstance(loaded, dict) else {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise DevnetError(f"cannot read {path}: {error}", hint="fix or delete the file; `up` writes a new one") from error
+    try:
+        # BaseLoader keeps every scalar as the string it was written as.
+        loaded = yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects
+    except yaml.YAMLError as error:
+        raise DevnetError(f"{path} is not valid YAML: {error}", hint="fix or delete the file; `up` writes a new one") from error
+    if not isinstance(loaded, dict):
+        return {}
+    checks = {
+        "rpc_url_env": (_ENV_VAR_RE, "an environment variable name such as JINBI_RPC_URL"),
+        "confirmations": (_COUNT_RE, "a whole number of blocks such as 1"),
+        "face_value_usdc": (_USDC_RE, 'a decimal USDC amount with at most 6 places, such as "1.000000"'),
+    }
+    for key, (pattern, expected) in checks.items():
+        value = loaded.get(key)
+        if value is not None and not (isinstance(value, str) and pattern.fullmatch(value)):
+            raise DevnetError(f"{path}: invalid {key} {value!r}", hint=f"write {expected}, or delete the line")
+    policy = loaded.get("policy")
+    if policy is not None and not (
+        isinstance(policy, dict) and all(isinstance(v, str) and _COUNT_RE.fullmatch(v) for v in policy.values())
+    ):
+        raise DevnetError(f"{path}: invalid policy {policy!r}", hint="write a mapping of limits to whole numbers")
+    for name, feed in (loaded.get("price_feeds") or {}).items():
+        heartbeat = feed.get("heartbeat_seconds") if isinstance(feed, dict) else None
+        if heartbeat is not None and not _COUNT_RE.fullmatch(heartbeat):
+            raise DevnetError(f"{path}: invalid heartbeat_seconds {heartbeat!r} of feed {name}", hint="write seconds")
+    return loaded
+
+
+def _check_writable(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.parent / f".{path.name}.probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise DevnetError(
+            f"cannot write the environment file {path}: {error.strerror}",
+            hint="pass a writable --state-dir",
+        ) from error
 
 
 def render_environment(deployment: Any, existing: dict[str, Any]) -> str:
@@ -396,7 +544,7 @@ def render_environment(deployment: Any, existing: dict[str, Any]) -> str:
         "kind: Environment",
         "name: devnet",
         f"chain_id: {CHAIN_ID}",
-        f"rpc_url_env: {settings['rpc_url_env']}",
+        f"rpc_url_env: {settings['rpc_url_env']}",  # checked against _ENV_VAR_RE
         f"confirmations: {int(settings['confirmations'])}",
         f'treasury: "{deployment.treasury}"',
         "contracts:",

@@ -42,3 +42,27 @@ class DesiredStateError(ValidationError):
     def __init__(self, message: str, *, diagnostics: tuple[object, ...], hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.diagnostics = diagnostics
+
+
+class PlanError(JinbiError):
+    """The plan cannot be made, with every problem found in `problems`, in the order found."""
+
+    def __init__(self, message: str, *, problems: tuple[object, ...] = (), hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems
+
+
+class SignerError(ConfigurationError):
+    """The signing key is missing, invalid or cannot be decrypted. The message never contains the key."""
+
+
+class ExecutionError(JinbiError):
+    """Sending or confirming a plan's transactions failed."""
+
+
+class JournalError(ExecutionError):
+    """The write-ahead journal of an apply is unreadable or belongs to another plan, chain or signer."""
+
+
+class LockError(ExecutionError):
+    """Another apply holds the environment's lock, or this apply lost it."""

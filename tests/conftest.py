@@ -92,7 +92,7 @@ def shared_data_dir() -> Path:
     """Return ../shared/data, skipping the test when it is absent (failing when CI requires it)."""
     if SHARED_DATA_DIR.is_dir():
         return SHARED_DATA_DIR
-    if os.environ.get("JINBI_REQUIRE_SHARED_DATA") == "1":
+    if os.environ.get("JINBI_REQUIRE_SHARED_DATA", "").lower() in {"1", "true", "yes"}:
         pytest.fail(f"shared data folder {SHARED_DATA_DIR} is missing and JINBI_REQUIRE_SHARED_DATA=1")
     pytest.skip(f"shared data folder {SHARED_DATA_DIR} is absent")
 

@@ -56,7 +56,8 @@ def check_rules(context: RuleContext) -> list[Diagnostic]:
     findings.extend(_unique_refs(context))
     findings.extend(_delisting_dates(context))
     for allocation in context.state.allocations.values():
-        if allocation.status is AllocationStatus.BOOKED:
+        # A settled allocation was booked first, so the booking rules still hold for it.
+        if allocation.status in (AllocationStatus.BOOKED, AllocationStatus.SETTLED):
             findings.extend(_allocation_rules(context, allocation))
     findings.extend(_coupon_rules(context))
     return findings
@@ -126,8 +127,8 @@ def _delisting_dates(context: RuleContext) -> Iterator[Diagnostic]:
 
 
 def _allocation_rules(context: RuleContext, allocation: Allocation) -> Iterator[Diagnostic]:
-    # NOTE: validate reads no chain, so a booking already settled is still `booked` here and
-    # revoking its investor later fails these rules. The planner may need to skip settled ones.
+    # NOTE: a booked or settled allocation keeps these rules on its investor, so revoking the
+    # investor later fails them. The planner may need to exempt settled ones.
     label = f"allocation {allocation.id}"
     address = allocation.investor
     investor_at = context.at("allocations", allocation.id, "investor")

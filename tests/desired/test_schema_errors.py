@@ -122,8 +122,8 @@ def test_unknown_field_suggests_closest(tree: StateTree) -> None:
         pytest.param(
             'trade_date: "2026-09-01"}',
             'trade_date: "2026-09-01", status: void}',
-            "allocation ALLOC-0001: status must be one of booked, cancelled, found void",
-            "write one of booked, cancelled",
+            "allocation ALLOC-0001: status must be one of booked, cancelled, settled, found void",
+            "write one of booked, cancelled, settled",
             162,
             id="status",
         ),

@@ -1,0 +1,433 @@
+"""Speed of the chain snapshot: `observe` against the naive reader, on seeded local chains.
+
+For each investor count (1,000, 10,000 and 50,000 by default) the script starts
+its own anvil on a free 127.0.0.1 port with the suite deployed
+(reconciler.devnet.LocalChain) and seeds it from anvil's first development
+account with the batch setters:
+
+  investors      N, through ComplianceRegistry.setInvestors, 500 packed words a transaction;
+                 half US QIBs, half Reg S investors in five other countries with a lockup
+  blocked        152 of them, through one blockAddresses
+  allocations    500 bookings through DvPSettlement.book, 50 of them then cancelled
+  coupon cycles  40 quarterly cycles paid through CorporateActions.payCoupon
+
+It then times `observe` (one warm-up run, then RUNS runs, median) and counts its
+JSON-RPC requests with the counting connection of reconciler.chain.rpc. At
+10,000 investors it also times, in the same run and on the same chain, the
+naive reader: one `eth_call` per item and field, the way a script of
+`cast call`s reads the state, and checks that both read the same state. Peak
+memory is measured in a child process that only observes (its maximum RSS,
+and tracemalloc's peak of Python allocations during `observe`).
+
+Usage: python bench/observe_speed.py [--sizes 1000,10000,50000] [--record]
+Prints a markdown section; --record also writes it into bench/RESULTS.md under
+"## Observe speed". Exits 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from web3 import Web3
+
+from reconciler import PROJECT_ROOT
+from reconciler.chain import artifacts, rpc
+from reconciler.chain.observe import ARTIFACTS, BOOKING_STATUSES, MANAGED_ROLES, observe
+from reconciler.chain.reader import ContractCall, PinnedReader
+from reconciler.chain.packing import PackedInvestor, jurisdiction_from_int, pack_investor
+from reconciler.desired import read_state
+from reconciler.devnet import LocalChain, write_environment
+from reconciler.model import (
+    Allocation,
+    CouponCycle,
+    Environment,
+    Investor,
+    Partition,
+    SanctionsEntry,
+    State,
+)
+
+DEFAULT_SIZES = (1_000, 10_000, 50_000)
+COMPARED_SIZE = 10_000  # the size observed by both readers and measured for memory
+BLOCKED = 152
+ALLOCATIONS = 500
+CANCELLED = 50
+COUPON_CYCLES = 40
+RUNS = 3
+
+INVESTORS_PER_TRANSACTION = 500
+BOOKINGS_PER_TRANSACTION = 100
+SEED_GAS = 29_000_000  # below the devnet's 30,000,000 block gas limit
+# Fee cap of seeding transactions. Back-to-back full blocks raise the base fee
+# faster than web3's default cap (twice the latest base fee) follows.
+SEED_MAX_FEE = 10**13
+DAY = 86_400
+TOKEN = 10**18
+USDC = 10**6
+REGS_JURISDICTIONS = ("DE", "GB", "SG", "JP", "CH")
+
+TARGET_REQUESTS = 60
+TARGET_SPEEDUP = 20
+TARGET_PEAK_MB = 300
+RESULTS = PROJECT_ROOT / "bench" / "RESULTS.md"
+SECTION = "## Observe speed"
+
+
+# --- seeding -------------------------------------------------------------------
+
+
+def _send_all(w3: Web3, sender: str, calls: list[Any]) -> None:
+    """Send CALLS from SENDER back to back (anvil mines each at once), then check every receipt."""
+    fees = {"maxFeePerGas": SEED_MAX_FEE, "maxPriorityFeePerGas": 10**9}
+    hashes = [call.transact({"from": sender, "gas": SEED_GAS, **fees}) for call in calls]
+    for tx_hash in hashes:
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
+        if receipt["status"] != 1:
+            raise SystemExit(f"seeding transaction {tx_hash.hex()} failed")
+
+
+def _contract(w3: Web3, address: str, key: str) -> Any:
+    return w3.eth.contract(address=address, abi=artifacts.load(ARTIFACTS[key]).abi)
+
+
+def investor_address(index: int) -> str:
+    """Return a made-up, never-signing investor address for INDEX (from 0x…100000 up, clear of precompiles)."""
+    return to_checksum_address((0x10_0000 + index).to_bytes(20, "big"))
+
+
+def seed(chain: LocalChain, investors: int) -> None:
+    """Seed CHAIN with INVESTORS investors, 152 blocked, 500 bookings (50 cancelled) and 40 paid coupon cycles."""
+    w3 = chain.w3
+    deployment = chain.deployment
+    admin = deployment.treasury
+    registry = _contract(w3, deployment.compliance_registry, "compliance_registry")
+    dvp = _contract(w3, deployment.dvp_settlement, "dvp_settlement")
+    corporate_actions = _contract(w3, deployment.corporate_actions, "corporate_actions")
+    usdc = _contract(w3, deployment.usdc, "usdc")
+    start = int(w3.eth.get_block("latest")["timestamp"])
+
+    # Even indexes are US QIBs; odd ones Reg S investors with a lockup.
+    words = [
+        pack_investor(
+            PackedInvestor(investor_address(i), True, True, "US", 0)
+            if i % 2 == 0
+            else PackedInvestor(investor_address(i), True, False, REGS_JURISDICTIONS[i % 5], start + 400 * DAY + i)
+        )
+        for i in range(investors)
+    ]
+    calls = [
+        registry.functions.setInvestors(words[i : i + INVESTORS_PER_TRANSACTION])
+        for i in range(0, len(words), INVESTORS_PER_TRANSACTION)
+    ]
+    # The last investors are blocked; bookings go to the first ones, which are not.
+    calls.append(registry.functions.blockAddresses([investor_address(investors - 1 - i) for i in range(BLOCKED)]))
+    bookings = [
+        (
+            f"ALLOC-{i + 1:05d}".encode().ljust(32, b"\0"),
+            (b"144A" if i % 2 == 0 else b"RegS").ljust(32, b"\0"),
+            investor_address(i),
+            (1_000 + i) * TOKEN,
+            1 * USDC - (i % 3) * 500,
+        )
+        for i in range(ALLOCATIONS)
+    ]
+    calls += [
+        dvp.functions.book(bookings[i : i + BOOKINGS_PER_TRANSACTION])
+        for i in range(0, ALLOCATIONS, BOOKINGS_PER_TRANSACTION)
+    ]
+    calls.append(dvp.functions.cancel([booking[0] for booking in bookings[:CANCELLED]]))
+    coupon_total = sum(10_000 * USDC + number for number in range(1, COUPON_CYCLES + 1))
+    calls.append(usdc.functions.approve(deployment.corporate_actions, coupon_total))
+    _send_all(w3, admin, calls)
+
+    # Quarterly cycles whose payment dates end before the chain's clock; a later
+    # one would need the clock moved with evm_setNextBlockTimestamp first.
+    today = start - start % DAY
+    cycle_calls = []
+    for number in range(1, COUPON_CYCLES + 1):
+        payment_date = today - (COUPON_CYCLES - number + 1) * 91 * DAY
+        year, quarter = 2016 + (number - 1) // 4, (number - 1) % 4 + 1
+        cycle_calls.append(
+            corporate_actions.functions.payCoupon(
+                number, f"{year}-Q{quarter}", 125, payment_date - 14 * DAY, payment_date, 10_000 * USDC + number
+            )
+        )
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    if any(call.args[4] > now for call in cycle_calls):
+        w3.provider.make_request("evm_setNextBlockTimestamp", [max(call.args[4] for call in cycle_calls)])  # type: ignore[arg-type]
+    _send_all(w3, admin, cycle_calls)
+
+
+def environment_for(chain: LocalChain, scratch: Path) -> Environment:
+    """Load the devnet environment file that `jinbi devnet up` would write for CHAIN."""
+    write_environment(scratch / "devnet" / "environment.yaml", chain.deployment)
+    environment = read_state(scratch, "devnet").environment
+    assert environment is not None
+    return environment
+
+
+# --- the naive reader ------------------------------------------------------------
+
+
+def naive_observe(w3: Web3, environment: Environment) -> tuple[State, int]:
+    """Read the managed state with one eth_call per item and field; return it and the number of calls.
+
+    The calls go through the same reader as `observe` (encoding, pinning,
+    decoding), one call per HTTP request, so the comparison measures paging
+    and batching, not web3's per-call overhead.
+    """
+    reader = PinnedReader(w3, max_batch=1)
+    reader.pin()
+    addresses = vars(environment.contracts)
+
+    def call(key: str, function: str, *args: Any) -> Any:
+        (value,) = reader.call([ContractCall(ARTIFACTS[key], key, addresses[key], function, args)])
+        return value
+
+    # The same fixed values observe reads, one call each.
+    treasury, corporate_actions = environment.treasury, environment.contracts.corporate_actions
+    for key, function, args in (
+        ("security_token", "decimals", ()),
+        ("usdc", "decimals", ()),
+        ("security_token", "totalSupply", ()),
+        ("security_token", "paused", ()),
+        ("corporate_actions", "treasury", ()),
+        ("usdc", "balanceOf", (treasury,)),
+        ("usdc", "allowance", (treasury, corporate_actions)),
+        *(("security_token", "totalSupplyByPartition", (p.value.encode().ljust(32, b"\0"),)) for p in Partition),
+    ):
+        call(key, function, *args)
+    for key, roles in MANAGED_ROLES.items():
+        for role in roles:
+            role_id = bytes(32) if role == "DEFAULT_ADMIN_ROLE" else bytes(Web3.keccak(text=role))
+            for index in range(call(key, "getRoleMemberCount", role_id)):
+                call(key, "getRoleMember", role_id, index)
+
+    investors = {}
+    for index in range(call("compliance_registry", "investorCount")):
+        address = to_checksum_address(call("compliance_registry", "investorsPage", index, 1)[0][0])
+        kyc, qib, jurisdiction, lockup = (call("compliance_registry", "investor", address)[field] for field in (1, 2, 3, 4))
+        call("compliance_registry", "isBlocked", address)
+        code = jurisdiction_from_int(int.from_bytes(jurisdiction, "big")) or ""
+        investors[address] = Investor(address, "", kyc, qib, code, lockup or None)
+
+    sanctions = {}
+    for index in range(call("compliance_registry", "blockedCount")):
+        address = to_checksum_address(call("compliance_registry", "blockedPage", index, 1)[0])
+        sanctions[address] = SanctionsEntry(address, "", 0)
+
+    allocations = {}
+    for index in range(call("dvp_settlement", "bookingCount")):
+        booking_id = call("dvp_settlement", "bookingsPage", index, 1)[0][0]
+        partition, investor, amount, price, status = (
+            call("dvp_settlement", "booking", booking_id)[field] for field in (1, 2, 3, 4, 5)
+        )
+        key = booking_id.rstrip(b"\0").decode()
+        allocations[key] = Allocation(
+            key,
+            Partition(partition.rstrip(b"\0").decode()),
+            to_checksum_address(investor),
+            amount,
+            price,
+            0,
+            BOOKING_STATUSES[status],
+        )
+
+    cycles = {}
+    for index in range(call("corporate_actions", "cycleCount")):
+        cycle_id = call("corporate_actions", "cyclesPage", index, 1)[0][0]
+        fields = [call("corporate_actions", "cycle", cycle_id)[field] for field in range(1, 7)]
+        cycles[str(cycle_id)] = CouponCycle(str(cycle_id), *fields)
+
+    state = State(investors=investors, sanctions=sanctions, allocations=allocations, coupon_cycles=cycles)
+    return state, reader.requests - 2
+
+
+# --- measurements ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timing:
+    investors: int
+    median: float
+    fastest: float
+    slowest: float
+    json_rpc_requests: int
+    http_requests: int
+
+
+def time_observe(url: str, environment: Environment, investors: int) -> tuple[Timing, State]:
+    w3 = rpc.connect_url(url)
+    observation = observe(w3, environment)  # warm-up: connection, ABI caches
+    seconds = []
+    counter = rpc.request_counter(w3)
+    assert counter is not None
+    for _ in range(RUNS):
+        counter.reset()
+        started = time.perf_counter()
+        observation = observe(w3, environment)
+        seconds.append(time.perf_counter() - started)
+    timing = Timing(
+        investors, statistics.median(seconds), min(seconds), max(seconds), counter.json_rpc_requests, counter.http_requests
+    )
+    return timing, observation.state
+
+
+def measure_memory(url: str, state_dir: Path) -> tuple[float, float]:
+    """Observe once in a child process; return its maximum RSS and tracemalloc's peak during observe, in MB."""
+    command = [sys.executable, __file__, "--memory-child", url, str(state_dir)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    child = json.loads(completed.stdout)
+    return child["max_rss_mb"], child["traced_peak_mb"]
+
+
+def _memory_child(url: str, state_dir: Path) -> None:
+    environment = read_state(state_dir, "devnet").environment
+    assert environment is not None
+    w3 = rpc.connect_url(url)
+    tracemalloc.start()
+    observe(w3, environment)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    max_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"max_rss_mb": max_rss_kb / 1024, "traced_peak_mb": peak / 2**20}))
+
+
+# --- report ------------------------------------------------------------------------
+
+
+def report(timings: list[Timing], naive_seconds: float, naive_calls: int, memory: tuple[float, float]) -> tuple[str, bool]:
+    compared = next(timing for timing in timings if timing.investors == COMPARED_SIZE)
+    speedup = naive_seconds / compared.median
+    max_rss, traced = memory
+
+    checks = [
+        (f"at most {TARGET_REQUESTS} JSON-RPC requests at 10,000 investors", compared.json_rpc_requests <= TARGET_REQUESTS, f"{compared.json_rpc_requests} in {compared.http_requests} HTTP requests"),
+        (f"at least {TARGET_SPEEDUP}x faster than the naive reader", speedup >= TARGET_SPEEDUP, f"{speedup:,.0f}x"),
+        (f"peak memory at most {TARGET_PEAK_MB} MB", max_rss <= TARGET_PEAK_MB, f"{max_rss:,.0f} MB maximum RSS of the observing process"),
+    ]
+
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        SECTION,
+        "",
+        f"Recorded {now} by `bench/observe_speed.py --record`.",
+        "",
+        f"- Machine: {os.cpu_count()} CPUs (`os.cpu_count()`), {platform.processor() or platform.machine()}, "
+        f"Linux {platform.release()}, Python {platform.python_version()}",
+        "- Chain: anvil 1.7.1 from the npm package, on 127.0.0.1, one fresh chain per size",
+        f"- State: N investors (half US QIBs, half Reg S with a lockup), {BLOCKED} of them blocked, "
+        f"{ALLOCATIONS} allocations ({CANCELLED} cancelled), {COUPON_CYCLES} paid coupon cycles",
+        f"- `observe`: page size 500, {RUNS} runs after a warm-up, median with the fastest and slowest run",
+        "",
+        "| investors | observe | JSON-RPC requests | HTTP requests |",
+        "|---:|---|---:|---:|",
+    ]
+
+    for timing in timings:
+        lines.append(
+            f"| {timing.investors:,} | {timing.median:.3f} s (min {timing.fastest:.3f}, max {timing.slowest:.3f}) "
+            f"| {timing.json_rpc_requests} | {timing.http_requests} |"
+        )
+
+    lines += [
+        "",
+        f"Naive reader at {COMPARED_SIZE:,} investors, same chain and block: one `eth_call` per item and field, "
+        "one call per HTTP request, through the same encoding and decoding code as `observe`: "
+        f"{naive_seconds:.1f} s for {naive_calls:,} calls, against {compared.median:.3f} s for `observe` "
+        f"({speedup:,.0f}x). Both read the same state.",
+        "",
+        f"Memory at {COMPARED_SIZE:,} investors, in a child process that only observes: {max_rss:,.0f} MB maximum RSS "
+        f"(the interpreter and web3 included), {traced:,.0f} MB peak of Python allocations during `observe` (tracemalloc).",
+        "",
+    ]
+
+    lines += _growth(timings)
+    lines += ["", "| target | result |", "|---|---|"]
+    lines += [f"| {label} | {'pass' if passed else 'FAIL'}: {shown} |" for label, passed, shown in checks]
+    return "\n".join(lines) + "\n", all(passed for _, passed, _ in checks)
+
+
+def _growth(timings: list[Timing]) -> list[str]:
+    if len(timings) < 2:
+        return []
+    first = timings[0]
+    parts = [
+        f"{timing.investors / first.investors:,.0f}x the investors take {timing.median / first.median:.1f}x the time"
+        for timing in timings[1:]
+    ]
+    return [f"Growth from {first.investors:,} investors: " + "; ".join(parts) + "."]
+
+
+def record(section: str) -> None:
+    text = RESULTS.read_text(encoding="utf-8")
+    start = text.find(SECTION)
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section + ("" if end == -1 else "\n" + text[end + 1 :])
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="investor counts, comma-separated")
+    parser.add_argument("--record", action="store_true", help="write the section into bench/RESULTS.md")
+    parser.add_argument("--memory-child", nargs=2, metavar=("URL", "STATE_DIR"), help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.memory_child:
+        _memory_child(options.memory_child[0], Path(options.memory_child[1]))
+        return 0
+
+    sizes = [int(size) for size in options.sizes.split(",")]
+    if COMPARED_SIZE not in sizes:
+        parser.error(f"--sizes must include {COMPARED_SIZE}, the size compared with the naive reader")
+    timings = []
+    naive_seconds, naive_calls, memory = 0.0, 0, (0.0, 0.0)
+    for size in sizes:
+        chain = LocalChain.start()
+        try:
+            with tempfile.TemporaryDirectory() as scratch:
+                environment = environment_for(chain, Path(scratch))
+                started = time.perf_counter()
+                seed(chain, size)
+                print(f"seeded {size:,} investors in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+                timing, state = time_observe(chain.url, environment, size)
+                timings.append(timing)
+                print(f"observe: {timing}", file=sys.stderr)
+                if size == COMPARED_SIZE:
+                    started = time.perf_counter()
+                    naive_state, naive_calls = naive_observe(chain.w3, environment)
+                    naive_seconds = time.perf_counter() - started
+                    if naive_state != state:
+                        raise SystemExit("the naive reader and observe read different states")
+                    print(f"naive: {naive_seconds:.1f} s, {naive_calls} calls", file=sys.stderr)
+                    memory = measure_memory(chain.url, Path(scratch))
+        finally:
+            chain.stop()
+
+    section, passed = report(timings, naive_seconds, naive_calls, memory)
+    print(section)
+    if options.record:
+        record(section)
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
