@@ -1,0 +1,43 @@
+"""Fixtures of the execution tests: the devnet signer, journal and lock folders, manual mining."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from execution_support import set_automine
+
+from reconciler.devnet import DEV_PRIVATE_KEY
+from reconciler.execution import Journal, Signer, load_signer
+
+
+@pytest.fixture
+def signer() -> Signer:
+    return load_signer({"JINBI_PRIVATE_KEY": DEV_PRIVATE_KEY})
+
+
+@pytest.fixture
+def journal_dir(tmp_path: Path) -> Path:
+    return tmp_path / "journal"
+
+
+@pytest.fixture
+def lock_dir(tmp_path: Path) -> Path:
+    return tmp_path / "locks"
+
+
+@pytest.fixture
+def journal(journal_dir: Path) -> Journal:
+    return Journal("devnet", "sha256:" + "ab" * 32, directory=journal_dir)
+
+
+@pytest.fixture
+def manual_mining(chain: Any) -> Iterator[None]:
+    """Stop anvil from mining on arrival for the test; switching it back on mines what is left pending."""
+    set_automine(chain.w3, False)
+    try:
+        yield
+    finally:
+        set_automine(chain.w3, True)
