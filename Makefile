@@ -4,6 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+JINBI := $(BIN)/jinbi
 DEMO_PORT ?= 8545
 # Workers for pytest-xdist; each worker runs its own anvil.
 TEST_WORKERS ?= 2
@@ -28,10 +29,20 @@ node_modules/.installed: package.json package-lock.json
 contracts: install
 	$(BIN)/python -m reconciler.chain.compile
 
+# The main job on the local chain: deploy, validate, plan, apply; then the
+# investors settle, the clock reaches the first coupon's payment date, apply
+# pays it, and a last plan must show no changes (--detailed-exitcode exits 2 otherwise).
+demo: export JINBI_RPC_URL = http://127.0.0.1:$(DEMO_PORT)
 demo: install
-	$(BIN)/jinbi devnet up --port $(DEMO_PORT)
-	$(BIN)/jinbi validate --env devnet
-	$(BIN)/jinbi devnet status --port $(DEMO_PORT)
+	$(JINBI) devnet up --port $(DEMO_PORT)
+	$(JINBI) validate --env devnet
+	$(JINBI) plan --env devnet --out .jinbi/demo-plan.json
+	$(JINBI) apply --env devnet .jinbi/demo-plan.json --auto-approve
+	$(JINBI) devnet settle --port $(DEMO_PORT)
+	$(JINBI) devnet warp --port $(DEMO_PORT) --to 2026-12-31
+	$(JINBI) apply --env devnet --auto-approve
+	$(JINBI) plan --env devnet --detailed-exitcode
+	@echo "demo done: the devnet on 127.0.0.1:$(DEMO_PORT) matches state/devnet; stop it with: $(JINBI) devnet down --port $(DEMO_PORT)"
 
 test: install
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -q

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -91,6 +93,34 @@ def devnet_status(port: PortOption = 8545) -> None:
     typer.echo(devnet.status(port=port).describe())
 
 
+@devnet_app.command("settle")
+def devnet_settle(port: PortOption = 8545) -> None:
+    """Settle every open booking on the devnet as its investor would (anvil impersonation, mock USDC).
+
+    Exit codes: 0 done (also when nothing is open), 1 error.
+    """
+    from reconciler.devnet_ops import settle_open_bookings
+
+    settlements = settle_open_bookings(port)
+    for settlement in settlements:
+        typer.echo(settlement.describe())
+    typer.echo(f"settled {len(settlements)} {'booking' if len(settlements) == 1 else 'bookings'}")
+
+
+@devnet_app.command("warp")
+def devnet_warp(
+    to: Annotated[str, typer.Option("--to", help="Date (YYYY-MM-DD, 00:00 UTC) or UTC time to move the clock to.")],
+    port: PortOption = 8545,
+) -> None:
+    """Move the devnet chain's clock forward to a date, for example a coupon's payment date.
+
+    Exit codes: 0 done (also when the clock is already past it), 1 error.
+    """
+    from reconciler.devnet_ops import parse_moment, warp
+
+    typer.echo(warp(port, parse_moment(to)))
+
+
 # --- desired state: validate, sanctions import -------------------------------
 
 EnvOption = Annotated[
@@ -147,19 +177,35 @@ def sanctions_import(
     ] = "OFAC-SDN",
     list_date: Annotated[
         str | None,
-        typer.Option("--list-date", help="Date of the list as YYYY-MM-DD; by default the date in the file name."),
+        typer.Option(
+            "--list-date",
+            help="Date of the list as YYYY-MM-DD; by default the date in the file name, which must not be "
+            "after today (UTC).",
+        ),
     ] = None,
+    allow_mass_change: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-change",
+            help="Allow more delistings than policy.max_revocations_per_apply of the environment file "
+            "(25 when that file cannot be read).",
+        ),
+    ] = False,
 ) -> None:
     """Update the Sanctions file of ENV from a dated address list, such as an OFAC SDN extract.
 
     Adds listed addresses, delists entries of the same source that the list no
     longer names (keeping them with delisted_on), and rewrites the file sorted,
     in EIP-55, without its comments. Importing the same list twice changes
-    nothing. Exit codes: 0 done, 1 error.
+    nothing. Rejects a list without addresses, and writes nothing when the list
+    would delist more entries than the environment's revocation limit, unless
+    --allow-mass-change. Exit codes: 0 done, 1 error.
     """
     from reconciler.desired.sanctions_import import import_sanctions
 
-    report = import_sanctions(state_dir, env, file, source=source, list_date=list_date)
+    report = import_sanctions(
+        state_dir, env, file, source=source, list_date=list_date, allow_mass_change=allow_mass_change
+    )
     typer.echo(report.describe())
 
 
@@ -296,6 +342,101 @@ def plan_command(
     else:
         Console(soft_wrap=True, highlight=False, emoji=False).print(render_text(plan), end="")
     return 2 if detailed_exitcode and plan.has_changes else 0
+
+
+@app.command("apply")
+def apply_command(
+    env: EnvOption,
+    plan_file: Annotated[
+        Path | None,
+        typer.Argument(help="Plan file written by `jinbi plan --out`; without it, apply plans afresh and asks first."),
+    ] = None,
+    state_dir: StateDirOption = Path("state"),
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Send without asking for confirmation (for the merge job).")
+    ] = False,
+    gas_cap: Annotated[
+        int, typer.Option("--gas-cap", min=1, help="Maximum gas per transaction when apply plans afresh.")
+    ] = DEFAULT_GAS_CAP,
+    allow_mass_change: Annotated[
+        bool,
+        typer.Option("--allow-mass-change", help="Allow more revocations and unblocks than the policy limit."),
+    ] = False,
+    no_simulate: Annotated[
+        bool, typer.Option("--no-simulate", help="Skip the anvil fork simulation when apply plans afresh.")
+    ] = False,
+    max_fee_gwei: Annotated[
+        int | None, typer.Option("--max-fee-gwei", min=1, help="Cap of maxFeePerGas, in gwei.")
+    ] = None,
+    max_priority_fee_gwei: Annotated[
+        int | None, typer.Option("--max-priority-fee-gwei", min=0, help="Cap of maxPriorityFeePerGas, in gwei.")
+    ] = None,
+) -> None:
+    """Send the plan's transactions once each, then check that the chain matches the YAML.
+
+    With PLAN_FILE, applies that reviewed plan only if every value it read
+    still holds (or has the value the plan itself sets, after an interrupted
+    apply). A rerun after a crash resumes from the journal in .jinbi/journal/.
+    The signer key comes from JINBI_PRIVATE_KEY or JINBI_KEYSTORE with
+    JINBI_KEYSTORE_PASSWORD (devnet defaults to anvil's first development
+    account). Exit codes: 0 converged, 1 error (stale plan, failed or
+    reverted transaction, not converged, declined).
+    """
+    from reconciler.execution.fees import FeePolicy
+    from reconciler.execution.run import ApplyOutput, ApplyRequest, run_apply
+
+    fees = FeePolicy(
+        max_fee_per_gas=None if max_fee_gwei is None else max_fee_gwei * 10**9,
+        max_priority_fee_per_gas=None if max_priority_fee_gwei is None else max_priority_fee_gwei * 10**9,
+    )
+    request = ApplyRequest(
+        env=env,
+        state_dir=state_dir,
+        plan_file=plan_file,
+        auto_approve=auto_approve,
+        gas_cap=gas_cap,
+        allow_mass_change=allow_mass_change,
+        simulate=not no_simulate,
+        fees=fees,
+    )
+    with _apply_progress() as progress:
+        run_apply(request, ApplyOutput(show=typer.echo, confirm=_confirm, progress=progress))
+
+
+def _confirm(question: str) -> bool:
+    return typer.confirm(question, default=False, err=True)
+
+
+@contextmanager
+def _apply_progress() -> Iterator[Callable[[Any], None]]:
+    """Show a progress bar of confirmed transactions on stderr when it is a terminal; log otherwise."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from reconciler.execution.transactions import EventKind, ExecutionEvent
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+
+        def log_event(event: ExecutionEvent) -> None:
+            log.info("%s %s (nonce %s, %s)", event.kind.value, event.description, event.nonce, event.tx_hash)
+
+        yield log_event
+        return
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("sending", total=None)
+        sent: set[int] = set()
+
+        def show_event(event: ExecutionEvent) -> None:
+            if event.kind is EventKind.SENT:
+                sent.add(event.index)
+                bar.update(task, total=len(sent))
+            if event.kind in (EventKind.CONFIRMED, EventKind.FAILED):
+                bar.update(task, advance=1, description=f"{event.kind.value}: {event.description}")
+
+        yield show_event
 
 
 # --- apply lock: unlock ------------------------------------------------------

@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.chain.observe import Observation
@@ -60,6 +60,10 @@ class Plan:
     scheduled: tuple[ScheduledCoupon, ...]
     warnings: tuple[PlanWarning, ...]
     simulation: str = NOT_SIMULATED
+    # Values the plan writes, as read keys to their values after a simulated
+    # run; empty when not simulated. apply accepts these values as well as the
+    # ones read, because an interrupted apply of this plan leaves some of them.
+    sets: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -192,7 +196,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "environment": plan.environment.name,
         "chain_id": plan.chain_id,
         "block": {"number": plan.block_number, "hash": plan.block_hash, "timestamp": plan.block_timestamp},
-        "reads": {"digest": plan.reads_digest, "values": dict(plan.reads)},
+        "reads": {"digest": plan.reads_digest, "values": dict(plan.reads), "sets": dict(plan.sets)},
         "git_commit": plan.git_commit,
         "signer": plan.signer,
         "gas_cap": plan.gas_cap,

@@ -74,7 +74,8 @@ def simulate_plan(plan: Plan, desired: DesiredState, rpc_url: str) -> Plan:
         f"{'transaction' if count == 1 else 'transactions'} succeeded and the end state matches the YAML"
     )
     log.info("%s", summary)
-    return replace(plan, simulation=summary)
+    sets = {key: value for key, value in observed.reads.items() if plan.reads.get(key) != value}
+    return replace(plan, simulation=summary, sets=sets)
 
 
 @contextmanager

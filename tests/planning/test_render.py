@@ -257,7 +257,7 @@ def test_plan_file_fields() -> None:
     document = json.loads(plan_json(sample_plan()))
     assert (document["format_version"], document["environment"], document["chain_id"]) == (1, "test", 31337)
     assert document["block"] == {"number": 42, "hash": "0x" + "ab" * 32, "timestamp": NOW}
-    assert document["reads"] == {"digest": "0" * 64, "values": {"chain/chain_id": "31337"}}
+    assert document["reads"] == {"digest": "0" * 64, "values": {"chain/chain_id": "31337"}, "sets": {}}
     assert document["simulation"] == "not simulated"
     assert document["summary"]["counts"] == {
         "block": 1,

@@ -1,0 +1,250 @@
+"""`jinbi apply` without the command line: plan or load a plan, check it still holds, send, verify.
+
+`run_apply` holds the environment's lock from the first read to the last, so
+no other apply changes the chain between the staleness check, the sending and
+the verification. `reconciler.cli` supplies the confirmation prompt and the
+output functions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.chain import rpc
+from reconciler.chain.observe import Observation, observe
+from reconciler.desired import load_state
+from reconciler.desired.state import DesiredState
+from reconciler.errors import ExecutionError, PlanError
+from reconciler.execution.apply import execute
+from reconciler.execution.fees import FeePolicy
+from reconciler.execution.journal import DEFAULT_JOURNAL_DIR, Journal
+from reconciler.execution.lock import DEFAULT_LOCK_DIR, acquire_lock
+from reconciler.execution.signer import Signer, load_signer
+from reconciler.execution.transactions import ProgressCallback, TransactionRequest
+from reconciler.model import Environment
+from reconciler.planning.calls import DEFAULT_GAS_CAP
+from reconciler.planning.plan import PlanOptions, build_plan, document_digest, plan_document
+from reconciler.planning.render_text import render_text
+from reconciler.planning.run import DEVNET_NAME, PRIVATE_KEY_VARIABLE, PlanRequest, git_commit, make_plan
+
+log = logging.getLogger(__name__)
+
+# How many changed values a stale-plan error lists before it counts the rest.
+STALE_VALUES_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    """Options of one `jinbi apply` run."""
+
+    env: str
+    state_dir: Path
+    plan_file: Path | None = None  # apply this reviewed plan; None plans afresh
+    auto_approve: bool = False
+    gas_cap: int = DEFAULT_GAS_CAP
+    allow_mass_change: bool = False
+    simulate: bool = True
+    fees: FeePolicy | None = None
+    journal_dir: Path = DEFAULT_JOURNAL_DIR
+    lock_dir: Path = DEFAULT_LOCK_DIR
+
+
+@dataclass(frozen=True)
+class ApplyOutput:
+    """Where `run_apply` sends what the user reads, and how it asks for confirmation."""
+
+    show: Callable[[str], None]  # results, to stdout
+    confirm: Callable[[str], bool]
+    progress: ProgressCallback | None = None
+
+
+def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
+    """Apply ENV's plan and return only when the chain matches the YAML.
+
+    Raises DesiredStateError for invalid YAML, PlanError for a plan with
+    problems or a stale or foreign plan file, SignerError without a usable
+    key, LockError when another apply runs, ExecutionError when a transaction
+    fails or the chain has not converged afterwards, and typer's Abort when
+    the user declines.
+    """
+    desired = load_state(request.state_dir, request.env)
+    environment = desired.environment
+    signer = signer_for(environment)
+    w3 = rpc.connect(environment)
+
+    with acquire_lock(environment.name, directory=request.lock_dir) as lock:
+        # The reviewed plan, checked against the chain as it is now; or a new plan.
+        if request.plan_file is not None:
+            document = read_plan_file(request.plan_file, environment)
+            observation = observe(w3, environment)
+            check_plan_holds(document, observation, signer.address)
+            output.show(f"Plan {document['digest']} still holds at block {observation.block_number}.")
+            if _already_applied(document, observation):
+                output.show("Every change of this plan is on chain already: nothing to send.")
+                _verify(desired, w3, signer, request, output)
+                return
+        else:
+            plan = make_plan(
+                PlanRequest(
+                    env=request.env,
+                    state_dir=request.state_dir,
+                    signer=signer.address,
+                    gas_cap=request.gas_cap,
+                    allow_mass_change=request.allow_mass_change,
+                    simulate=request.simulate,
+                )
+            )
+            output.show(render_text(plan).plain.rstrip("\n"))
+            if not plan.has_changes:
+                return
+            document = plan_document(plan)
+            count = len(plan.transactions)
+            question = f"Send {count} {'transaction' if count == 1 else 'transactions'} to {environment.name}?"
+            if not request.auto_approve and not output.confirm(question):
+                raise ExecutionError("apply declined: nothing was sent")
+
+        # Send exactly the plan's transactions, recorded in the journal of its digest.
+        requests = transaction_requests(document)
+        journal = Journal(environment.name, str(document["digest"]), directory=request.journal_dir)
+        result = execute(
+            w3,
+            signer,
+            requests,
+            journal=journal,
+            confirmations=environment.confirmations,
+            fees=request.fees,
+            progress=output.progress,
+            lock=lock,
+        )
+        output.show(result.describe())
+        result.raise_for_failures()
+
+        # Converged only when a fresh plan from the chain as it is now is empty.
+        _verify(desired, w3, signer, request, output)
+
+
+def signer_for(environment: Environment) -> Signer:
+    """Load the signer from the environment variables; on devnet, default to anvil's first dev account."""
+    import os
+
+    from reconciler.execution.signer import KEYSTORE_VARIABLE
+
+    configured = os.environ.get(PRIVATE_KEY_VARIABLE) or os.environ.get(KEYSTORE_VARIABLE)
+    if not configured and environment.name == DEVNET_NAME and environment.chain_id == 31337:
+        from reconciler.devnet import dev_account
+
+        return Signer(dev_account())
+    return load_signer()
+
+
+def read_plan_file(path: Path, environment: Environment) -> dict[str, Any]:
+    """Read a plan file, check its schema and digest, and that it is for ENVIRONMENT."""
+    import jsonschema
+
+    from reconciler import PROJECT_ROOT
+
+    try:
+        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlanError(f"plan file {path} not found", hint="pass the file that `jinbi plan --out` wrote") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PlanError(f"cannot read plan file {path}: {error}", hint="pass a plan file written by `jinbi plan --out`") from None
+
+    schema = json.loads((PROJECT_ROOT / "schemas" / "plan.schema.json").read_text(encoding="utf-8"))
+    problem = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(document))
+    if problem is not None:
+        where = "/".join(str(part) for part in problem.absolute_path) or "the top level"
+        raise PlanError(f"invalid plan file {path}: at {where}: {problem.message}", hint="plan again with `jinbi plan --out`")
+    if document_digest(document) != document["digest"]:
+        raise PlanError(
+            f"plan file {path} was changed after planning: its content does not match its digest {document['digest']}",
+            hint="apply only the plan file that `jinbi plan --out` wrote and reviewers approved",
+        )
+    if document["environment"] != environment.name or document["chain_id"] != environment.chain_id:
+        raise PlanError(
+            f"plan file {path} is for environment {document['environment']} (chain id {document['chain_id']}), "
+            f"not {environment.name} (chain id {environment.chain_id})",
+            hint=f"pass --env {document['environment']}, or plan {environment.name} again",
+        )
+    return document
+
+
+def check_plan_holds(document: Mapping[str, Any], observation: Observation, signer: str) -> None:
+    """Raise PlanError unless every value the plan read still has that value or the value the plan sets."""
+    if observation.chain_id != document["chain_id"]:
+        raise PlanError(
+            f"the plan is for chain id {document['chain_id']}, but the RPC node serves chain id {observation.chain_id}",
+            hint="point the environment's RPC variable at the chain the plan was made for",
+        )
+    if signer.lower() != str(document["signer"]).lower():
+        raise PlanError(
+            f"the plan was made for signer {document['signer']}, but the configured key is of {signer}",
+            hint="apply with the key the plan names, or plan again with this signer",
+        )
+    stale = stale_values(document["reads"]["values"], document["reads"]["sets"], observation.reads)
+    if stale:
+        shown = "\n".join(f"  {line}" for line in stale[:STALE_VALUES_SHOWN])
+        more = len(stale) - STALE_VALUES_SHOWN
+        tail = f"\n  … and {more} more" if more > 0 else ""
+        raise PlanError(
+            f"the plan is stale: {len(stale)} {'value' if len(stale) == 1 else 'values'} read at block "
+            f"{document['block']['number']} changed since, by someone other than this plan:\n{shown}{tail}",
+            hint="plan again from the chain as it is now, and have the new plan reviewed",
+        )
+
+
+def stale_values(read: Mapping[str, str], sets: Mapping[str, str], current: Mapping[str, str]) -> list[str]:
+    """List, sorted by key, each value that is neither what the plan read nor what the plan sets."""
+    lines = []
+    for key in sorted(set(read) | set(current)):
+        now = current.get(key)
+        if now == read.get(key) or (key in sets and now == sets[key]):
+            continue
+        before = read.get(key, "absent")
+        lines.append(f"{key}: the plan read {before}, the chain now has {'absent' if now is None else now}")
+    return lines
+
+
+def transaction_requests(document: Mapping[str, Any]) -> list[TransactionRequest]:
+    """Turn the plan file's transactions into execution requests, in plan order."""
+    requests = []
+    for index, transaction in enumerate(document["transactions"]):
+        count = len(transaction["actions"])
+        requests.append(
+            TransactionRequest(
+                index=index,
+                to=transaction["to"],
+                data=transaction["data"],
+                gas_limit=int(transaction["gas_estimate"]),
+                description=f"{transaction['function']} ({count} {'item' if count == 1 else 'items'})",
+            )
+        )
+    return requests
+
+
+def _already_applied(document: Mapping[str, Any], observation: Observation) -> bool:
+    sets = document["reads"]["sets"]
+    return bool(sets) and all(observation.reads.get(key) == value for key, value in sets.items())
+
+
+def _verify(desired: DesiredState, w3: Any, signer: Signer, request: ApplyRequest, output: ApplyOutput) -> None:
+    observation = observe(w3, desired.environment)
+    options = PlanOptions(
+        signer=signer.address,
+        gas_cap=request.gas_cap,
+        allow_mass_change=True,
+        git_commit=git_commit(request.state_dir),
+    )
+    remaining = build_plan(desired, observation, options)
+    if remaining.has_changes:
+        raise ExecutionError(
+            f"the chain has not converged at block {observation.block_number}: a fresh plan still has changes\n"
+            + render_text(remaining).plain.rstrip("\n"),
+            hint="read the remaining changes above; run `jinbi plan` to see whether someone else changed the chain",
+        )
+    output.show(f"Apply complete: the chain matches the YAML at block {observation.block_number}.")
