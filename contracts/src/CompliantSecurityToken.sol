@@ -16,7 +16,9 @@ import {pageLength} from "./utils/Paging.sol";
 /// @notice The JINBI bond token: balances held in two partitions, "144A" and "RegS",
 ///         with an ERC-20 view of their sum. Every transfer and every issuance is checked
 ///         against the compliance oracle; the plain ERC-20 path follows the same rules as
-///         the partition path.
+///         the partition path, and a spender who moves another holder's tokens with
+///         `transferFrom` must pass the oracle's operator rules too. Only `forceTransfer`
+///         bypasses the oracle.
 /// @dev Roles: PAUSER_ROLE pauses and unpauses, CONTROLLER_ROLE executes court-ordered
 ///      force transfers, MINTER_ROLE issues (granted to DvPSettlement only),
 ///      DEFAULT_ADMIN_ROLE replaces the oracle and manages roles.
@@ -83,6 +85,11 @@ contract CompliantSecurityToken is
     ///         (`from` is the zero address for issuance). `reason` is an
     ///         IComplianceOracle.Reason code.
     error TransferNotAllowed(bytes32 partition, address from, address to, uint8 reason);
+
+    /// @notice The oracle rejected `operator` as the spender of `holder`'s tokens. `reason`
+    ///         is an IComplianceOracle.Reason code, which ComplianceOracle sets to
+    ///         OPERATOR_BLOCKED, OPERATOR_NOT_REGISTERED or OPERATOR_NOT_KYC.
+    error OperatorNotAllowed(address operator, address holder, uint8 reason);
 
     /// @notice `account` holds `balance` tokens of `partition`, less than the `needed` amount.
     error InsufficientPartitionBalance(bytes32 partition, address account, uint256 balance, uint256 needed);
@@ -178,16 +185,24 @@ contract CompliantSecurityToken is
     }
 
     /// @notice Transfer `amount` tokens from `from` to `to` using the caller's allowance,
-    ///         with the partition order and checks of `transfer`.
-    /// @dev An allowance of type(uint256).max is never decreased.
+    ///         with the partition order and checks of `transfer`. A caller other than `from`
+    ///         is an operator and must pass the oracle's `canOperate` (registered, KYC'd,
+    ///         not blocked) at the time it spends, not only when it was approved.
+    /// @dev Reverts with EnforcedPause while paused, then OperatorNotAllowed(caller, from,
+    ///      reason) before the allowance is read, then ERC20InsufficientAllowance, then
+    ///      the errors of `transfer`. A caller equal to `from` skips `canOperate`, because
+    ///      `canTransfer` applies the same rules to the sender. An allowance of
+    ///      type(uint256).max is never decreased.
     function transferFrom(address from, address to, uint256 amount) external whenNotPaused returns (bool) {
+        if (msg.sender != from) _checkOperator(msg.sender, from);
         _spendAllowance(from, msg.sender, amount);
         _transferAcrossPartitions(from, to, amount);
         return true;
     }
 
     /// @notice Allow `spender` to transfer up to `amount` of the caller's tokens. Allowed
-    ///         while paused, because approving moves no tokens.
+    ///         while paused, and for any spender, because approving moves no tokens:
+    ///         `transferFrom` checks the spender against the oracle when it spends.
     function approve(address spender, uint256 amount) external returns (bool) {
         _approve(msg.sender, spender, amount);
         return true;
@@ -322,6 +337,11 @@ contract CompliantSecurityToken is
     function _checkTransfer(bytes32 partition, address from, address to, uint256 amount) private view {
         (bool allowed, uint8 reason) = _oracle.canTransfer(partition, from, to, amount);
         if (!allowed) revert TransferNotAllowed(partition, from, to, reason);
+    }
+
+    function _checkOperator(address operator, address holder) private view {
+        (bool allowed, uint8 reason) = _oracle.canOperate(operator);
+        if (!allowed) revert OperatorNotAllowed(operator, holder, reason);
     }
 
     /// @dev Moves one partition's tokens; the caller emits the ERC-20 Transfer event.

@@ -32,6 +32,9 @@ RECEIVER_BLOCKED = 6
 RECEIVER_NOT_REGISTERED = 7
 RECEIVER_NOT_KYC = 8
 RECEIVER_NOT_QIB = 9
+OPERATOR_BLOCKED = 10
+OPERATOR_NOT_REGISTERED = 11
+OPERATOR_NOT_KYC = 12
 
 
 def ascii_id(text: str) -> bytes:
@@ -83,6 +86,32 @@ def event_names(receipt: TxReceipt, contracts: dict[str, Contract]) -> list[str]
                 signature = f"{entry['name']}({','.join(i['type'] for i in entry['inputs'])})"
                 topic_names[bytes(Web3.keccak(text=signature))] = entry["name"]
     return [topic_names.get(bytes(log["topics"][0]), "?") for log in receipt["logs"]]
+
+
+def called_functions(receipt: TxReceipt, contract: Contract) -> list[str]:
+    """Return the names of CONTRACT's functions that the transaction of RECEIPT called, in call order.
+
+    Reads anvil's call trace (debug_traceTransaction with the callTracer), so it includes
+    calls between contracts as well as the outer call.
+    """
+    selectors: dict[str, str] = {}
+    entries: list[dict[str, Any]] = list(contract.abi)  # type: ignore[arg-type]
+    for entry in entries:
+        if entry.get("type") == "function":
+            signature = f"{entry['name']}({','.join(i['type'] for i in entry['inputs'])})"
+            selectors["0x" + bytes(Web3.keccak(text=signature))[:4].hex()] = entry["name"]
+    tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+    response = contract.w3.provider.make_request(
+        "debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}]  # type: ignore[arg-type]
+    )
+    names: list[str] = []
+    pending = [response["result"]]
+    while pending:
+        frame = pending.pop()
+        if str(frame.get("to", "")).lower() == contract.address.lower():
+            names.append(selectors.get(str(frame["input"])[:10], "?"))
+        pending.extend(reversed(frame.get("calls", [])))
+    return names
 
 
 def now(w3: Web3) -> int:

@@ -98,6 +98,18 @@ def test_str_names_arguments_and_shows_ascii_ids() -> None:
     assert str(decode_revert(data)) == f"TransferNotAllowed(partition='144A', from={QIB}, to={QIB}, reason=9)"
 
 
+def test_decodes_operator_not_allowed() -> None:
+    data = selector("OperatorNotAllowed(address,address,uint8)") + encode(
+        ["address", "address", "uint8"], [QIB, QIB, 10]
+    )
+
+    error = decode_revert(data)
+
+    assert error.name == "OperatorNotAllowed"
+    assert error.args == (QIB, QIB, 10)
+    assert str(error) == f"OperatorNotAllowed(operator={QIB}, holder={QIB}, reason=10)"
+
+
 # --- packed investor word ----------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""ComplianceOracle: the reason code of every rule, its order, and the Reg S lockup edge."""
+"""ComplianceOracle: the reason code of every rule, its order, the Reg S lockup edge,
+and the operator rules."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import Any
 import pytest
 from contract_support import (
     OK,
+    OPERATOR_BLOCKED,
+    OPERATOR_NOT_KYC,
+    OPERATOR_NOT_REGISTERED,
     PARTITION_144A,
     PARTITION_REGS,
     RECEIVER_BLOCKED,
@@ -19,6 +23,7 @@ from contract_support import (
     SENDER_NOT_REGISTERED,
     UNKNOWN_PARTITION,
     mine_at,
+    send,
 )
 
 OTHER_PARTITION = b"144a".ljust(32, b"\0")
@@ -78,6 +83,32 @@ def test_can_receive_reason(oracle: Any, registered: Any, partition: bytes, rece
     assert result == [reason == OK, reason]
 
 
+@pytest.mark.parametrize(
+    ("operator", "reason"),
+    [
+        pytest.param("qib", OK, id="qib"),
+        pytest.param("regs_free", OK, id="non-qib"),
+        pytest.param("regs_locked", OK, id="lockup-ignored"),
+        pytest.param("blocked", OPERATOR_BLOCKED, id="blocked"),
+        pytest.param("unregistered", OPERATOR_NOT_REGISTERED, id="unregistered"),
+        pytest.param("not_kyc", OPERATOR_NOT_KYC, id="not-kyc"),
+    ],
+)
+def test_can_operate_reason(oracle: Any, registered: Any, operator: str, reason: int) -> None:
+    result = oracle.functions.canOperate(getattr(registered.people, operator)).call()
+
+    assert result == [reason == OK, reason]
+
+
+def test_can_operate_checks_block_first(chain: Any, oracle: Any, registered: Any) -> None:
+    # A blocked address that was never registered gets OPERATOR_BLOCKED, as a sender gets SENDER_BLOCKED.
+    people = registered.people
+    registry = chain.contracts["compliance_registry"]
+    send(registry.functions.blockAddresses([people.outsider]), people.admin)
+
+    assert oracle.functions.canOperate(people.outsider).call() == [False, OPERATOR_BLOCKED]
+
+
 def test_lockup_holds_one_second_before_end(chain: Any, oracle: Any, registered: Any) -> None:
     people = registered.people
     mine_at(chain.w3, registered.lockup_until - 1)
@@ -107,6 +138,16 @@ def test_oracle_reads_deployed_registry(chain: Any, oracle: Any) -> None:
     assert oracle.functions.registry().call() == chain.deployment.compliance_registry
 
 
-def test_partition_constants_are_ascii(oracle: Any) -> None:
-    assert oracle.functions.PARTITION_144A().call() == PARTITION_144A
-    assert oracle.functions.PARTITION_REGS().call() == PARTITION_REGS
+def test_oracle_accepts_token_partitions(chain: Any, oracle: Any, registered: Any) -> None:
+    token = chain.contracts["security_token"]
+
+    for partition in token.functions.partitions().call():
+        assert oracle.functions.canReceive(partition, registered.people.qib).call() == [True, OK]
+
+
+def test_oracle_abi_lists_five_functions(oracle: Any) -> None:
+    # At seven external functions solc 0.8.30 splits the selector dispatch, which
+    # costs every canTransfer call 23 gas (see contracts/README.md).
+    functions = sorted(entry["name"] for entry in oracle.abi if entry["type"] == "function")
+
+    assert functions == ["canOperate", "canReceive", "canTransfer", "lockupOf", "registry"]

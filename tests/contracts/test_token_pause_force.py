@@ -75,6 +75,9 @@ def test_unpause_when_running_reverts(token: Any, people: Any) -> None:
             id="transferByPartition",
         ),
         pytest.param(lambda t, p: (t.functions.transferFrom(p.qib, p.qib2, TOKEN), p.qib), id="transferFrom"),
+        pytest.param(
+            lambda t, p: (t.functions.transferFrom(p.qib, p.qib2, TOKEN), p.outsider), id="transferFrom-by-outsider"
+        ),
         pytest.param(lambda t, p: (t.functions.issue(PARTITION_144A, p.qib2, TOKEN), p.admin), id="issue"),
     ],
 )

@@ -1,5 +1,6 @@
 """CompliantSecurityToken transfers: the partition path, the plain ERC-20 path
-(transfer and transferFrom) and issuance, each against every compliance rule."""
+(transfer and transferFrom) and issuance, each against every compliance rule, and
+the operator rules of a spender who moves another holder's tokens."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import Any
 
 import pytest
 from contract_support import (
+    OPERATOR_BLOCKED,
+    OPERATOR_NOT_KYC,
+    OPERATOR_NOT_REGISTERED,
     PARTITION_144A,
     PARTITION_REGS,
     RECEIVER_BLOCKED,
@@ -19,6 +23,7 @@ from contract_support import (
     SENDER_NOT_REGISTERED,
     TOKEN,
     UNKNOWN_PARTITION,
+    called_functions,
     event_names,
     events,
     investor_word,
@@ -35,6 +40,18 @@ MAX_UINT = 2**256 - 1
 @pytest.fixture
 def token(chain: Any) -> Any:
     return chain.contracts["security_token"]
+
+
+@pytest.fixture
+def spender(chain: Any, registered: Any, people: Any) -> str:
+    """Register a KYC'd GB investor who is not a QIB and holds no tokens, as a compliant spender.
+
+    Returns the spender's address.
+    """
+    account = str(chain.accounts[8])
+    registry = chain.contracts["compliance_registry"]
+    send(registry.functions.setInvestors([investor_word(account, jurisdiction="GB")]), people.admin)
+    return account
 
 
 def balances(token: Any, account: str) -> tuple[int, int, int]:
@@ -246,44 +263,195 @@ def test_approve_rejects_zero_spender(token: Any, people: Any) -> None:
     assert error.args == (ZERO,)
 
 
-def test_transfer_from_moves_and_spends_allowance(token: Any, funded: Any, people: Any) -> None:
-    send(token.functions.approve(people.outsider, 130 * TOKEN), people.qib)
+def test_transfer_from_moves_and_spends_allowance(token: Any, funded: Any, people: Any, spender: str) -> None:
+    send(token.functions.approve(spender, 130 * TOKEN), people.qib)
 
-    send(token.functions.transferFrom(people.qib, people.qib2, 110 * TOKEN), people.outsider)
+    send(token.functions.transferFrom(people.qib, people.qib2, 110 * TOKEN), spender)
 
-    assert token.functions.allowance(people.qib, people.outsider).call() == 20 * TOKEN
+    assert token.functions.allowance(people.qib, spender).call() == 20 * TOKEN
     assert balances(token, people.qib) == (0, 40 * TOKEN, 40 * TOKEN)
     assert balances(token, people.qib2) == (100 * TOKEN, 10 * TOKEN, 110 * TOKEN)
 
 
-def test_transfer_from_keeps_infinite_allowance(token: Any, funded: Any, people: Any) -> None:
-    send(token.functions.approve(people.outsider, MAX_UINT), people.qib)
+def test_transfer_from_keeps_infinite_allowance(token: Any, funded: Any, people: Any, spender: str) -> None:
+    send(token.functions.approve(spender, MAX_UINT), people.qib)
 
-    send(token.functions.transferFrom(people.qib, people.qib2, 10 * TOKEN), people.outsider)
+    send(token.functions.transferFrom(people.qib, people.qib2, 10 * TOKEN), spender)
 
-    assert token.functions.allowance(people.qib, people.outsider).call() == MAX_UINT
+    assert token.functions.allowance(people.qib, spender).call() == MAX_UINT
 
 
-def test_transfer_from_rejects_over_allowance(token: Any, funded: Any, people: Any) -> None:
-    send(token.functions.approve(people.outsider, 5 * TOKEN), people.qib)
+def test_transfer_from_rejects_over_allowance(token: Any, funded: Any, people: Any, spender: str) -> None:
+    send(token.functions.approve(spender, 5 * TOKEN), people.qib)
 
-    error = revert_of(token.functions.transferFrom(people.qib, people.qib2, 6 * TOKEN), people.outsider)
+    error = revert_of(token.functions.transferFrom(people.qib, people.qib2, 6 * TOKEN), spender)
 
     assert error.name == "ERC20InsufficientAllowance"
-    assert error.args == (people.outsider, 5 * TOKEN, 6 * TOKEN)
+    assert error.args == (spender, 5 * TOKEN, 6 * TOKEN)
 
 
 @pytest.mark.parametrize(("sender", "receiver", "partition", "amount", "reason"), RULES)
 def test_transfer_from_enforces_rule(
-    token: Any, funded: Any, people: Any, sender: str, receiver: str, partition: bytes, amount: int, reason: int
+    token: Any,
+    funded: Any,
+    people: Any,
+    spender: str,
+    sender: str,
+    receiver: str,
+    partition: bytes,
+    amount: int,
+    reason: int,
 ) -> None:
     source, target = getattr(people, sender), getattr(people, receiver)
-    send(token.functions.approve(people.outsider, MAX_UINT), source)
+    send(token.functions.approve(spender, MAX_UINT), source)
 
-    error = revert_of(token.functions.transferFrom(source, target, amount), people.outsider)
+    error = revert_of(token.functions.transferFrom(source, target, amount), spender)
 
     assert error.name == "TransferNotAllowed"
     assert error.args == (partition, source, target, reason)
+
+
+# --- plain ERC-20 path: operator rules of transferFrom -----------------------
+
+# Spenders that the oracle's canOperate rejects: (account in People, reason).
+REJECTED_SPENDERS = [
+    pytest.param("blocked", OPERATOR_BLOCKED, id="blocked"),
+    pytest.param("unregistered", OPERATOR_NOT_REGISTERED, id="unregistered"),
+    pytest.param("outsider", OPERATOR_NOT_REGISTERED, id="outsider"),
+    pytest.param("not_kyc", OPERATOR_NOT_KYC, id="not-kyc"),
+]
+
+
+@pytest.mark.parametrize(("operator", "reason"), REJECTED_SPENDERS)
+def test_transfer_from_rejects_spender(
+    token: Any, funded: Any, people: Any, operator: str, reason: int
+) -> None:
+    spender_account = getattr(people, operator)
+    send(token.functions.approve(spender_account, MAX_UINT), people.qib)
+
+    error = revert_of(token.functions.transferFrom(people.qib, people.qib2, TOKEN), spender_account)
+
+    assert error.name == "OperatorNotAllowed"
+    assert error.args == (spender_account, people.qib, reason)
+    assert error.arg_names == ("operator", "holder", "reason")
+
+
+def test_transfer_from_rejects_newly_blocked_spender(
+    chain: Any, token: Any, funded: Any, people: Any, spender: str
+) -> None:
+    registry = chain.contracts["compliance_registry"]
+    send(token.functions.approve(spender, 10 * TOKEN), people.qib)
+    send(registry.functions.blockAddresses([spender]), people.admin)
+
+    error = revert_of(token.functions.transferFrom(people.qib, people.qib2, TOKEN), spender)
+
+    assert error.name == "OperatorNotAllowed"
+    assert error.args == (spender, people.qib, OPERATOR_BLOCKED)
+    assert token.functions.allowance(people.qib, spender).call() == 10 * TOKEN
+    assert balances(token, people.qib) == (100 * TOKEN, 50 * TOKEN, 150 * TOKEN)
+
+
+def test_transfer_from_rejects_revoked_spender(
+    chain: Any, token: Any, funded: Any, people: Any, spender: str
+) -> None:
+    registry = chain.contracts["compliance_registry"]
+    send(token.functions.approve(spender, 10 * TOKEN), people.qib)
+    send(registry.functions.setInvestors([investor_word(spender, kyc=False, jurisdiction="GB")]), people.admin)
+
+    error = revert_of(token.functions.transferFrom(people.qib, people.qib2, TOKEN), spender)
+
+    assert error.name == "OperatorNotAllowed"
+    assert error.args == (spender, people.qib, OPERATOR_NOT_KYC)
+
+
+def test_transfer_from_accepts_unblocked_spender(
+    chain: Any, token: Any, funded: Any, people: Any, spender: str
+) -> None:
+    registry = chain.contracts["compliance_registry"]
+    send(token.functions.approve(spender, 10 * TOKEN), people.qib)
+    send(registry.functions.blockAddresses([spender]), people.admin)
+    send(registry.functions.unblockAddresses([spender]), people.admin)
+
+    send(token.functions.transferFrom(people.qib, people.qib2, TOKEN), spender)
+
+    assert balances(token, people.qib2) == (TOKEN, 0, TOKEN)
+
+
+def test_transfer_from_checks_spender_before_allowance(token: Any, funded: Any, people: Any) -> None:
+    # Without any approval, the operator rule is reported instead of ERC20InsufficientAllowance.
+    error = revert_of(token.functions.transferFrom(people.qib, people.qib2, TOKEN), people.unregistered)
+
+    assert error.name == "OperatorNotAllowed"
+    assert error.args == (people.unregistered, people.qib, OPERATOR_NOT_REGISTERED)
+
+
+def test_transfer_from_checks_spender_before_holder_rules(token: Any, funded: Any, people: Any) -> None:
+    send(token.functions.approve(people.outsider, MAX_UINT), people.blocked)
+
+    error = revert_of(token.functions.transferFrom(people.blocked, people.not_kyc, TOKEN), people.outsider)
+
+    assert error.name == "OperatorNotAllowed"
+    assert error.args == (people.outsider, people.blocked, OPERATOR_NOT_REGISTERED)
+
+
+def test_transfer_from_by_non_qib_spender(
+    chain: Any, token: Any, funded: Any, people: Any, spender: str
+) -> None:
+    # The spender is not a QIB and holds no tokens, but 144A tokens still move between QIBs.
+    send(token.functions.approve(spender, 120 * TOKEN), people.qib)
+
+    receipt = send(token.functions.transferFrom(people.qib, people.qib2, 120 * TOKEN), spender)
+
+    assert balances(token, people.qib2) == (100 * TOKEN, 20 * TOKEN, 120 * TOKEN)
+    assert balances(token, spender) == (0, 0, 0)
+    assert events(receipt, token, "Transfer") == [{"from": people.qib, "to": people.qib2, "value": 120 * TOKEN}]
+    oracle = chain.contracts["compliance_oracle"]
+    assert called_functions(receipt, oracle) == ["canOperate", "canTransfer", "canTransfer"]
+
+
+def test_transfer_from_by_holder_skips_operator_check(chain: Any, token: Any, funded: Any, people: Any) -> None:
+    send(token.functions.approve(people.qib, TOKEN), people.qib)
+
+    receipt = send(token.functions.transferFrom(people.qib, people.qib2, TOKEN), people.qib)
+
+    assert balances(token, people.qib2) == (TOKEN, 0, TOKEN)
+    assert called_functions(receipt, chain.contracts["compliance_oracle"]) == ["canTransfer"]
+
+
+def test_transfer_from_by_blocked_holder_reports_sender_rule(token: Any, funded: Any, people: Any) -> None:
+    send(token.functions.approve(people.blocked, MAX_UINT), people.blocked)
+
+    error = revert_of(token.functions.transferFrom(people.blocked, people.qib, TOKEN), people.blocked)
+
+    assert error.name == "TransferNotAllowed"
+    assert error.args == (PARTITION_144A, people.blocked, people.qib, SENDER_BLOCKED)
+
+
+def test_approve_accepts_blocked_spender(token: Any, funded: Any, people: Any) -> None:
+    send(token.functions.approve(people.blocked, TOKEN), people.qib)
+
+    assert token.functions.allowance(people.qib, people.blocked).call() == TOKEN
+
+
+@pytest.mark.parametrize(
+    ("operation", "oracle_calls"),
+    [
+        pytest.param(
+            lambda t, p: t.functions.transfer(p.qib2, 120 * TOKEN), ["canTransfer", "canTransfer"], id="transfer"
+        ),
+        pytest.param(
+            lambda t, p: t.functions.transferByPartition(PARTITION_REGS, p.qib2, TOKEN),
+            ["canTransfer"],
+            id="transferByPartition",
+        ),
+    ],
+)
+def test_holder_paths_skip_operator_check(
+    chain: Any, token: Any, funded: Any, people: Any, operation: Any, oracle_calls: list[str]
+) -> None:
+    receipt = send(operation(token, people), people.qib)
+
+    assert called_functions(receipt, chain.contracts["compliance_oracle"]) == oracle_calls
 
 
 # --- issuance ----------------------------------------------------------------
