@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from reconciler.desired.diagnostics import Diagnostic, SourcePosition
-from reconciler.desired.loader import Document, RawPath
+from reconciler.desired.loader import MAX_INTEGER_DIGITS, Document, RawPath
 from reconciler.desired.schema import describe_path, shown_value
 from reconciler.desired.values import ValueFormatError, parse_address, parse_date, parse_date_or_datetime
 from reconciler.model import (
@@ -235,6 +235,12 @@ def _amount(document: Document, path: RawPath, text: str, decimals: int, token: 
     """Convert a decimal string to base units, reporting too many places or a zero amount."""
     position = document.value_position(path)
     written = shown_value(document, path, text)
+    # A uint256 has at most 78 digits, and Python's int() refuses more than 4,300.
+    if len(text.partition(".")[0]) > MAX_INTEGER_DIGITS:
+        message = f"{describe_path(path)} {written} is too large to fit in a uint256"
+        hint = f"write the amount in {token}, not in base units; check the value"
+        out.diagnostics.append(Diagnostic.at(position, "amount.too-large", message, hint))
+        return None
     try:
         value = to_base_units(text, decimals)
     except AmountError as error:

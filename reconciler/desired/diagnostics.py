@@ -13,6 +13,24 @@ from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 
+# Values longer than this are cut in messages, so a huge value cannot flood a terminal or a log.
+DISPLAY_LIMIT = 80
+
+
+def shorten(text: str, limit: int = DISPLAY_LIMIT) -> str:
+    """Return TEXT, or its first LIMIT characters, an ellipsis and the full length when it is longer."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def quoted(text: str, limit: int = DISPLAY_LIMIT) -> str:
+    """Write TEXT in double quotes with JSON escapes (so a line feed shows as \\n), cut like `shorten`."""
+    if len(text) <= limit:
+        return json.dumps(text)
+    return f"{json.dumps(text[:limit])}… ({len(text):,} characters)"
+
+
 class SourcePosition(NamedTuple):
     """Position of a value: the file as displayed, and the 1-based line and column."""
 

@@ -7,19 +7,27 @@ gives each plain, unquoted scalar the type its schema declares at that place:
 
 - a string field keeps the text exactly as written;
 - an integer field takes decimal digits with an optional minus sign only (no
-  plus sign, exponent, underscore, leading zero or fraction);
+  plus sign, exponent, underscore, leading zero or fraction), at most 78
+  digits (the length of the largest uint256);
 - a boolean field takes only `true` and `false`;
 - anything else stays text, so the schema rejects it with the line and a hint;
 - empty values, `~` and `null` are null, which no field accepts.
 
+So no value is ever silently converted: an unquoted NO, yes, 0x0012…, 0012 or
+2026-03-15 in a text field is kept exactly as written, and in any other field
+it is rejected with its line and a hint.
+
 Quoted scalars are always strings. Duplicate keys, aliases, merge keys (`<<`),
-explicit tags other than `!!str`, complex keys and multi-document files are
-rejected. `reconciler.desired.schema` supplies the schema navigation.
+explicit tags other than `!!str`, complex keys, multi-document files and
+characters YAML forbids (control characters, even in comments) are rejected.
+A UTF-8 byte order mark at the start of a file is dropped.
+`reconciler.desired.schema` supplies the schema navigation.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +46,7 @@ from yaml.events import (
     SequenceStartEvent,
 )
 
-from reconciler.desired.diagnostics import Diagnostic, SourcePosition
+from reconciler.desired.diagnostics import Diagnostic, SourcePosition, shorten
 
 # libyaml's parser is about 20 times faster than PyYAML's pure-Python one: 0.1 s against
 # 1.9 s for 10,000 investors on the benchmark machine. Both emit the same events.
@@ -48,6 +56,14 @@ YAML_TAG_PREFIX = "tag:yaml.org,2002:"
 STR_TAG = YAML_TAG_PREFIX + "str"
 _NULL_WORDS = frozenset({"", "~", "null", "Null", "NULL"})
 _INTEGER_RE = re.compile(r"^(0|-?[1-9][0-9]*)$")
+# 2**256 - 1 has 78 digits. Longer numbers fit no field, and Python's int() refuses more than 4,300 digits.
+MAX_INTEGER_DIGITS = 78
+# Characters outside YAML 1.1's printable set, which PyYAML and libyaml reject anywhere in a file.
+_NON_PRINTABLE_RE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_MAX_CHARACTER_FINDINGS = 10
+# A top-level `kind:` line, read from the text of a file the parser rejects.
+_KIND_LINE_RE = re.compile(r"^kind:[ \t]*([\"']?)([A-Za-z]+)\1[ \t]*(?:#.*)?$", re.MULTILINE)
+_CONTROL_NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "BS", 0x0B: "VT", 0x0C: "FF", 0x1B: "ESC", 0x7F: "DEL"}
 
 RawPath = tuple[str | int, ...]
 
@@ -82,6 +98,10 @@ class Document:
     keys: dict[RawPath, SourcePosition] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     first_line: str = ""
+    # True when the file could not be read or parsed, so `data` is None.
+    parse_failed: bool = False
+    # For a file that failed to parse: the kind named by its top-level `kind:` line, if one was found.
+    guessed_kind: str | None = None
     # Values replaced by null because the loader already reported them (aliases).
     reported: set[RawPath] = field(default_factory=set)
 
@@ -108,16 +128,27 @@ def type_plain_scalar(text: str, types: frozenset[str] | None) -> Any:
     if types is not None:
         if "boolean" in types and text in ("true", "false"):
             return text == "true"
-        if "integer" in types and _INTEGER_RE.fullmatch(text):
+        if "integer" in types and _is_integer(text):
             return int(text)
         if "string" in types:
             return text
     # No schema type fits: keep a value the schema can name in its error.
     if text in ("true", "false"):
         return text == "true"
-    if _INTEGER_RE.fullmatch(text):
+    if _is_integer(text):
         return int(text)
     return text
+
+
+def _is_integer(text: str) -> bool:
+    return len(text.removeprefix("-")) <= MAX_INTEGER_DIGITS and _INTEGER_RE.fullmatch(text) is not None
+
+
+def _is_long_integer(text: str, types: frozenset[str] | None) -> bool:
+    """Tell whether TEXT is a whole number too long to convert at a place where it would be converted."""
+    if len(text.removeprefix("-")) <= MAX_INTEGER_DIGITS or not _INTEGER_RE.fullmatch(text):
+        return False
+    return types is None or "integer" in types or "string" not in types
 
 
 def load_document(path: Path, file: str, schema_for_kind: Any) -> Document:
@@ -132,17 +163,29 @@ def load_document(path: Path, file: str, schema_for_kind: Any) -> Document:
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
-        document.diagnostics.append(
-            Diagnostic(file, 1, 1, "yaml.encoding", f"file is not valid UTF-8 ({error.reason})", "save it as UTF-8")
-        )
-        return document
+        message = f"file is not valid UTF-8 ({error.reason})"
+        return _failed(document, Diagnostic(file, 1, 1, "yaml.encoding", message, "save it as UTF-8"))
+    except OSError as error:
+        message = f"cannot read the file: {error.strerror or type(error).__name__}"
+        hint = "check the file and its permissions"
+        return _failed(document, Diagnostic(file, 1, 1, "file.unreadable", message, hint))
+    # Some Windows editors start UTF-8 files with a byte order mark; it carries no content.
+    text = text.removeprefix("\ufeff")
     document.first_line = text.split("\n", 1)[0].rstrip("\r")
 
+    # Both parsers stop at the first forbidden character without a line; find every one first.
+    forbidden = _forbidden_characters(file, text)
+    if forbidden:
+        document.guessed_kind = _kind_line(text)
+        return _failed(document, *forbidden)
     try:
         events = list(yaml.parse(text, Loader=_Loader))
     except yaml.MarkedYAMLError as error:
-        document.diagnostics.append(_syntax_error(file, error))
-        return document
+        document.guessed_kind = _kind_line(text)
+        return _failed(document, _syntax_error(file, error))
+    except yaml.YAMLError as error:
+        document.guessed_kind = _kind_line(text)
+        return _failed(document, _reader_error(file, text, error))
 
     document.kind = _top_level_kind(events)
     lookup = schema_for_kind(document.kind) if document.kind is not None else None
@@ -150,6 +193,70 @@ def load_document(path: Path, file: str, schema_for_kind: Any) -> Document:
     builder = _Builder(document, navigator)
     document.data = builder.build_stream(iter(events), schema)
     return document
+
+
+def _failed(document: Document, *diagnostics: Diagnostic) -> Document:
+    document.diagnostics.extend(diagnostics)
+    document.parse_failed = True
+    return document
+
+
+def _kind_line(text: str) -> str | None:
+    match = _KIND_LINE_RE.search(text)
+    return match.group(2) if match else None
+
+
+def _text_position(text: str, index: int) -> tuple[int, int]:
+    """Return the 1-based line and column of the character at INDEX of TEXT."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def _forbidden_characters(file: str, text: str) -> list[Diagnostic]:
+    """Report each character YAML forbids, up to a limit, then how many more there are."""
+    if _NON_PRINTABLE_RE.search(text) is None:
+        return []
+    findings = []
+    matches = list(_NON_PRINTABLE_RE.finditer(text))
+    for match in matches[:_MAX_CHARACTER_FINDINGS]:
+        line, column = _text_position(text, match.start())
+        findings.append(Diagnostic(file, line, column, "yaml.character", *_describe_character(match.group())))
+    if len(matches) > _MAX_CHARACTER_FINDINGS:
+        more = len(matches) - _MAX_CHARACTER_FINDINGS
+        line, column = _text_position(text, matches[_MAX_CHARACTER_FINDINGS].start())
+        findings.append(
+            Diagnostic(
+                file,
+                line,
+                column,
+                "yaml.character",
+                f"{more} more characters that YAML does not allow, from here on",
+                "delete them, or save the file again as plain UTF-8 text",
+            )
+        )
+    return findings
+
+
+def _describe_character(char: str) -> tuple[str, str]:
+    """Return the message and the hint for a character YAML does not allow."""
+    code = f"U+{ord(char):04X}"
+    if unicodedata.category(char) == "Cc":
+        name = _CONTROL_NAMES.get(ord(char))
+        label = f"{code} ({name})" if name else code
+        return (
+            f"control character {label} is not allowed in YAML",
+            "delete it: YAML allows no control characters other than tab, line feed and carriage return, "
+            "not even in a comment",
+        )
+    return f"character {code} is not allowed in YAML", "delete it: YAML does not allow this character anywhere"
+
+
+def _reader_error(file: str, text: str, error: yaml.YAMLError) -> Diagnostic:
+    """Report a parser error without a mark, at the position it names when it names one."""
+    position = getattr(error, "position", None)
+    line, column = _text_position(text, position) if isinstance(position, int) else (1, 1)
+    reason = getattr(error, "reason", None) or str(error)
+    return Diagnostic(file, line, column, "yaml.syntax", f"invalid YAML: {reason}", "save the file as plain UTF-8 text")
 
 
 def _syntax_error(file: str, error: yaml.MarkedYAMLError) -> Diagnostic:
@@ -254,7 +361,7 @@ class _Builder:
             self._error(
                 event.start_mark,
                 "yaml.alias",
-                f"YAML alias *{event.anchor} is not supported",
+                f"YAML alias *{shorten(str(event.anchor))} is not supported",
                 "write the value out in full, so that every value can be read where it stands",
             )
             return None
@@ -283,10 +390,23 @@ class _Builder:
                 f"explicit YAML tag {_shown_tag(tag)} is not supported",
                 "remove the tag, because the schema sets the type of every field. Quote a value to make it text",
             )
-        value = type_plain_scalar(event.value, self.navigator.types(schema)) if plain else event.value
         line, column = _line_column(event.start_mark)
         self.document.values[path] = ScalarSource(line, column, plain, event.value)
-        return value
+        if not plain:
+            return event.value
+        types = self.navigator.types(schema)
+        if _is_long_integer(event.value, types):
+            self.document.reported.add(path)
+            digits = len(event.value.removeprefix("-"))
+            self._error(
+                event.start_mark,
+                "yaml.integer-too-long",
+                f"{shorten(str(path[-1])) if path else 'value'} is a whole number of {digits:,} digits, "
+                f"longer than any field takes",
+                f"no field takes a number of more than {MAX_INTEGER_DIGITS} digits (2^256 - 1): check the value",
+            )
+            return None
+        return type_plain_scalar(event.value, types)
 
     def _mapping(self, events: Iterator[Event], schema: Any, path: RawPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -323,7 +443,7 @@ class _Builder:
                 self._error(
                     mark,
                     "yaml.duplicate-key",
-                    f"duplicate key {key}: first on line {first.line}, again on line {line}",
+                    f"duplicate key {shorten(key)}: first on line {first.line}, again on line {line}",
                     "remove one of the two entries; plain YAML would silently keep only the last one",
                 )
                 self._skip(next(events), events)

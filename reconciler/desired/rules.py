@@ -3,7 +3,9 @@
 Each rule has its own code and message, and reports at the YAML line a
 reviewer should look at. Rules run on converted model values only: an entry
 with a schema error is skipped, and an allocation whose investor entry is
-invalid is not checked against that investor.
+invalid is not checked against that investor. When the Investors or the
+Sanctions file failed to parse, the rules that need it are skipped, so an
+allocation is not reported for an investor the parser never reached.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class RuleContext:
     positions: Mapping[ModelPath, SourcePosition]
     files: Mapping[str, str]  # kind -> file as displayed
     invalid_investors: frozenset[str]  # addresses whose entries failed the schema
+    unparsed_kinds: frozenset[str] = frozenset()  # kinds whose file failed to parse
 
     def at(self, *path: str) -> SourcePosition:
         """Return the position of PATH, or of its nearest recorded parent."""
@@ -57,7 +60,9 @@ def check_rules(context: RuleContext) -> list[Diagnostic]:
     findings.extend(_delisting_dates(context))
     for allocation in context.state.allocations.values():
         # A settled allocation was booked first, so the booking rules still hold for it.
-        if allocation.status in (AllocationStatus.BOOKED, AllocationStatus.SETTLED):
+        if allocation.status in (AllocationStatus.BOOKED, AllocationStatus.SETTLED) and (
+            "Investors" not in context.unparsed_kinds
+        ):
             findings.extend(_allocation_rules(context, allocation))
     findings.extend(_coupon_rules(context))
     return findings

@@ -3,9 +3,10 @@
 The schemas in schemas/ are the single description of each kind. Editors use
 them through the `yaml-language-server` line, and the loader uses them to type
 plain scalars. `validate_document` checks a loaded file against them with
-format checking on and strict integers (1000.0 is not an integer). Each
-jsonschema error becomes a `Diagnostic` with the file, line and column of the
-offending key or value, a plain message and a hint.
+format checking on, strict integers (1000.0 is not an integer) and ECMA-262's
+`$` in patterns (see `reconciler.desired.patterns`). Each jsonschema error
+becomes a `Diagnostic` with the file, line and column of the offending key or
+value, a plain message and a hint.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
 
 from reconciler import PROJECT_ROOT
-from reconciler.desired.diagnostics import Diagnostic
+from reconciler.desired.diagnostics import DISPLAY_LIMIT, Diagnostic, quoted, shorten
 from reconciler.desired.loader import Document, RawPath
+from reconciler.desired.patterns import ECMA_PATTERN_KEYWORDS, ecma_regex
 from reconciler.desired.values import (
-    ADDRESS_PATTERN,
     ValueFormatError,
-    parse_address,
+    parse_account_address,
     parse_country,
     parse_date,
     parse_utc_datetime,
@@ -56,9 +57,6 @@ FILE_NAMES = {
 }
 SCHEMA_LINE_PREFIX = "# yaml-language-server: $schema="
 
-_ADDRESS_RE = re.compile(ADDRESS_PATTERN)
-_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
-
 
 # --- schemas and validators --------------------------------------------------
 
@@ -77,15 +75,17 @@ def load_schema(kind: str) -> dict[str, Any]:
     return schema
 
 
-def _format_check(parse: Any, shape: re.Pattern[str] | None = None) -> Any:
-    """Wrap a value parser as a format checker that leaves non-strings and wrong shapes to other keywords."""
+def _format_check(parse: Any) -> Any:
+    """Wrap a value parser as a format checker that leaves non-strings to the `type` keyword.
+
+    The parser runs on every string, even one that fails the field's `pattern`,
+    so a format never depends on a pattern being right. `validate_document`
+    drops the format error of a value whose pattern already failed.
+    """
 
     def check(instance: object) -> bool:
-        if not isinstance(instance, str):
-            return True
-        if shape is not None and not shape.fullmatch(instance):
-            return True  # the schema's `pattern` reports it, with its own message
-        parse(instance)
+        if isinstance(instance, str):
+            parse(instance)
         return True
 
     return check
@@ -93,8 +93,8 @@ def _format_check(parse: Any, shape: re.Pattern[str] | None = None) -> Any:
 
 def _build_format_checker() -> FormatChecker:
     checker = FormatChecker(formats=())
-    checker.checks("eth-address", raises=ValueFormatError)(_format_check(parse_address, _ADDRESS_RE))
-    checker.checks("iso3166-1-alpha-2", raises=ValueFormatError)(_format_check(parse_country, _COUNTRY_RE))
+    checker.checks("eth-address", raises=ValueFormatError)(_format_check(parse_account_address))
+    checker.checks("iso3166-1-alpha-2", raises=ValueFormatError)(_format_check(parse_country))
     checker.checks("date", raises=ValueFormatError)(_format_check(parse_date))
     checker.checks("date-time", raises=ValueFormatError)(_format_check(parse_utc_datetime))
     return checker
@@ -105,20 +105,22 @@ def _is_strict_integer(checker: Any, instance: object) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-_StrictValidator: Any = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+# Draft 2020-12 with strict integers and ECMA-262 patterns; any schema checked with it gets both.
+StrictValidator: Any = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
     Draft202012Validator,
+    validators=ECMA_PATTERN_KEYWORDS,
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
 )
 
 
 @cache
 def validator_for(kind: str) -> Any:
-    """Return the validator of KIND, with formats checked and integers strict."""
+    """Return the validator of KIND, with formats checked, integers strict and patterns read as ECMA-262."""
     schema = load_schema(kind)
     # Local references are resolved once here, because resolving them per
     # entry costs a third of the validation time of a large Investors file.
     inlined = _inline_references(schema, schema)
-    return _StrictValidator(inlined, format_checker=_build_format_checker())
+    return StrictValidator(inlined, format_checker=_build_format_checker())
 
 
 def _inline_references(node: Any, root: dict[str, Any]) -> Any:
@@ -225,7 +227,7 @@ class Navigator:
         if key in properties:
             return properties[key]
         for pattern, subschema in schema.get("patternProperties", {}).items():
-            if re.search(pattern, key):
+            if ecma_regex(pattern).search(key):
                 return subschema
         additional = schema.get("additionalProperties")
         if isinstance(additional, dict):
@@ -283,18 +285,29 @@ def validate_document(document: Document) -> tuple[list[Diagnostic], set[RawPath
     """
     assert document.kind in SCHEMA_FILES
     validator = validator_for(document.kind)
+    errors = list(validator.iter_errors(document.data))
+    # A value that fails its pattern is reported once, with the pattern's message, not again as a bad format.
+    pattern_failed = {_error_place(error) for error in errors if error.validator == "pattern"}
     findings: list[Diagnostic] = []
     invalid: set[RawPath] = set()
-    for error in validator.iter_errors(document.data):
-        path: RawPath = tuple(error.absolute_path)
+    for error in errors:
+        path = _error_place(error)
         if path in document.reported:
             invalid.add(path)
             continue
+        if error.validator == "format" and path in pattern_failed:
+            continue
         findings.extend(_translate(document, error))
-        if "propertyNames" in error.absolute_schema_path:
-            path = (*path, str(error.instance))
         invalid.add(path)
     return findings, invalid
+
+
+def _error_place(error: SchemaError) -> RawPath:
+    """Return the path of the value an error is about; for an invalid key, the path of that key."""
+    path: RawPath = tuple(error.absolute_path)
+    if "propertyNames" in error.absolute_schema_path:
+        return (*path, str(error.instance))
+    return path
 
 
 def check_schema_line(document: Document, expected_file: str) -> list[Diagnostic]:
@@ -376,10 +389,10 @@ def describe_path(path: RawPath) -> str:
     if not path:
         return "file"
     if len(path) >= 2 and path[0] in _ENTRY_NOUNS:
-        entry = f"{_ENTRY_NOUNS[str(path[0])]} {path[1]}"
-        rest = ".".join(str(part) for part in path[2:])
+        entry = f"{_ENTRY_NOUNS[str(path[0])]} {shorten(str(path[1]))}"
+        rest = ".".join(shorten(str(part)) for part in path[2:])
         return f"{entry}: {rest}" if rest else entry
-    return ".".join(str(part) for part in path)
+    return ".".join(shorten(str(part)) for part in path)
 
 
 _ENTRY_NOUNS = {
@@ -396,13 +409,15 @@ def shown_value(document: Document, path: RawPath, instance: object) -> str:
     source = document.values.get(path)
     if source is not None:
         if source.plain:
-            return source.text if source.text else "an empty value"
-        return json.dumps(source.text)
+            return shorten(source.text) if source.text else "an empty value"
+        return quoted(source.text)
     if isinstance(instance, dict):
         return "a mapping"
     if isinstance(instance, list):
         return "a list"
-    return json.dumps(instance)
+    if isinstance(instance, str):
+        return quoted(instance)
+    return shorten(json.dumps(instance))
 
 
 def _field_name(path: RawPath) -> str:
@@ -438,11 +453,15 @@ def _type_error(document: Document, error: SchemaError, path: RawPath) -> Iterat
     yield Diagnostic.at(document.value_position(path), "schema.type", message, hint)
 
 
+# Longer digit strings are not converted for a hint: Python refuses int() of more than 4,300 digits.
+_MAX_HINT_DIGITS = 100
+
+
 def _integer_hint(field: str, text: str, *, quoted: bool) -> str:
     if quoted and re.fullmatch(r"(0|-?[1-9][0-9]*)", text):
         return f"remove the quotes: write {field}: {text}"
     candidate = text.replace("_", "").removeprefix("+")
-    if re.fullmatch(r"-?[0-9]+(\.0*)?", candidate):
+    if len(candidate) <= _MAX_HINT_DIGITS and re.fullmatch(r"-?[0-9]+(\.0*)?", candidate):
         whole = int(candidate.split(".")[0])
         rules = "no plus sign, fraction, underscore or leading zero"
         return f"write the number in decimal digits only ({rules}): {field}: {whole}"
@@ -498,7 +517,7 @@ def _property_name_error(document: Document, error: SchemaError, path: RawPath) 
     key = str(error.instance)
     position = document.key_position((*path, key))
     noun = _ENTRY_NOUNS.get(str(path[-1]), "key") if path else "key"
-    written = json.dumps(key)
+    written = quoted(key)
     if error.validator == "format" and isinstance(error.cause, ValueFormatError):
         message = f"{noun} {written} {error.cause.message}"
         yield Diagnostic.at(position, "schema.format", message, error.cause.hint)
@@ -534,28 +553,30 @@ def _enum(document: Document, error: SchemaError, path: RawPath) -> Iterator[Dia
     choices = [str(each) for each in allowed]
     written = shown_value(document, path, error.instance)
     lowered = {choice.lower(): choice for choice in choices}
-    close = lowered.get(str(error.instance).lower()) or next(
-        iter(difflib.get_close_matches(str(error.instance), choices, n=1)), None
-    )
+    instance = str(error.instance)[: DISPLAY_LIMIT + 1]  # an enum value is short, so a longer one matches nothing
+    close = lowered.get(instance.lower()) or next(iter(difflib.get_close_matches(instance, choices, n=1)), None)
     hint = f"did you mean {close}?" if close else f"write one of {', '.join(choices)}"
     message = f"{describe_path(path)} must be one of {', '.join(choices)}, found {written}"
     yield Diagnostic.at(document.value_position(path), "schema.enum", message, hint)
 
 
 def _const(document: Document, error: SchemaError, path: RawPath) -> Iterator[Diagnostic]:
+    schema = error.schema if isinstance(error.schema, dict) else {}
     written = shown_value(document, path, error.instance)
     message = f"{describe_path(path)} must be {error.validator_value}, found {written}"
-    yield Diagnostic.at(
-        document.value_position(path), "schema.const", message, f"write {_field_name(path)}: {error.validator_value}"
-    )
+    hint = str(schema.get("errorMessage", f"write {_field_name(path)}: {error.validator_value}"))
+    yield Diagnostic.at(document.value_position(path), "schema.const", message, hint)
 
 
 def _range(document: Document, error: SchemaError, path: RawPath) -> Iterator[Diagnostic]:
     schema = error.schema if isinstance(error.schema, dict) else {}
     low, high = schema.get("minimum"), schema.get("maximum")
     bound = "at least" if error.validator == "minimum" else "at most"
-    message = f"{describe_path(path)} must be {bound} {error.validator_value}, found {error.instance}"
-    if low is not None and high is not None:
+    written = shown_value(document, path, error.instance)
+    message = f"{describe_path(path)} must be {bound} {error.validator_value}, found {written}"
+    if "errorMessage" in schema:
+        hint = str(schema["errorMessage"])
+    elif low is not None and high is not None:
         hint = f"use a value from {low} to {high}"
     else:
         hint = str(schema.get("description", ""))
@@ -563,9 +584,8 @@ def _range(document: Document, error: SchemaError, path: RawPath) -> Iterator[Di
 
 
 def _generic(document: Document, error: SchemaError, path: RawPath) -> Iterator[Diagnostic]:
-    yield Diagnostic.at(
-        document.value_position(path), f"schema.{error.validator}", f"{describe_path(path)}: {error.message}", ""
-    )
+    message = f"{describe_path(path)}: {shorten(error.message)}"
+    yield Diagnostic.at(document.value_position(path), f"schema.{error.validator}", message, "")
 
 
 def _dispatch_property_names(document: Document, error: SchemaError, path: RawPath) -> Iterator[Diagnostic]:

@@ -2,14 +2,18 @@
 
 `read_state` never stops at the first problem: it loads every YAML file of
 the folder, checks each against the schema of its `kind`, converts the valid
-entries and runs the cross-file rules, so one run reports everything.
+entries and runs the cross-file rules, so one run reports everything. Even a
+missing environment folder is a finding. Rules that compare with a file that
+could not be parsed are skipped, and one finding names the skipped checks.
 `load_state` is the strict entry point for commands that act on the state.
 """
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
+import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -78,26 +82,45 @@ class DesiredState:
 
 def environment_dir(state_dir: Path, env: str) -> Path:
     """Return state_dir/env, raising ValidationError for an unusable name or a missing folder."""
+    problem = _environment_dir_problem(state_dir, env)
+    if problem is not None:
+        _, message, hint = problem
+        raise ValidationError(message, hint=hint)
+    return state_dir / env
+
+
+def _environment_dir_problem(state_dir: Path, env: str) -> tuple[str, str, str] | None:
+    """Return the code, message and hint of an unusable environment name or a missing folder."""
     if not _ENV_NAME_RE.fullmatch(env):
-        raise ValidationError(
+        return (
+            "environment.invalid-name",
             f"invalid environment name {env!r}",
-            hint="an environment is a folder name under the state folder, such as devnet",
+            "an environment is a folder name under the state folder, such as devnet",
         )
     path = state_dir / env
     if not path.is_dir():
-        raise ValidationError(
+        return (
+            "environment.not-found",
             f"environment folder {path} not found",
-            hint=f"create it, or point --state-dir at the folder that holds {env}/",
+            f"create it, or point --state-dir at the folder that holds {env}/",
         )
-    return path
+    return None
 
 
 def read_state(state_dir: Path, env: str) -> ReadResult:
-    """Load, check and convert every state file of ENV; problems are returned, not raised."""
+    """Load, check and convert every state file of ENV; problems are returned, not raised.
+
+    A missing or unusable environment folder is returned as the only finding,
+    at line 1 of the folder's path.
+    """
+    problem = _environment_dir_problem(state_dir, env)
+    if problem is not None:
+        env_dir = str(state_dir / env)
+        return ReadResult(env, env_dir, None, State(), {}, {}, [Diagnostic(env_dir, 1, 1, *problem)])
     # Loading builds hundreds of thousands of small acyclic objects; pausing the
     # cyclic garbage collector meanwhile halves the time for a large state.
     with _garbage_collection_paused():
-        return _read_state(state_dir, env)
+        return _read_state(state_dir / env, env)
 
 
 @contextmanager
@@ -111,12 +134,11 @@ def _garbage_collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _read_state(state_dir: Path, env: str) -> ReadResult:
-    env_path = environment_dir(state_dir, env)
+def _read_state(env_path: Path, env: str) -> ReadResult:
     diagnostics: list[Diagnostic] = []
 
     # Load every YAML file and sort the files by kind.
-    documents = _load_documents(env_path, diagnostics)
+    documents, unparsed = _load_documents(env_path, diagnostics)
 
     # Check each file against the schema of its kind.
     invalid: dict[str, set[RawPath]] = {}
@@ -130,7 +152,7 @@ def _read_state(state_dir: Path, env: str) -> ReadResult:
     environment = None
     if "Environment" in documents:
         environment = convert_environment(documents["Environment"], invalid["Environment"], converted)
-    else:
+    elif "Environment" not in unparsed:
         diagnostics.append(
             Diagnostic(
                 str(env_path),
@@ -166,7 +188,7 @@ def _read_state(state_dir: Path, env: str) -> ReadResult:
     )
     diagnostics.extend(converted.diagnostics)
 
-    # Cross-file rules on what converted.
+    # Cross-file rules on what converted, except those that need a file that failed to parse.
     files = {kind: document.file for kind, document in documents.items()}
     context = RuleContext(
         env_name=env,
@@ -175,8 +197,11 @@ def _read_state(state_dir: Path, env: str) -> ReadResult:
         positions=converted.positions,
         files=files,
         invalid_investors=_invalid_addresses(invalid.get("Investors", set()), "investors"),
+        unparsed_kinds=frozenset(unparsed),
     )
     diagnostics.extend(check_rules(context))
+    if state.allocations:
+        diagnostics.extend(_skipped_rules(unparsed))
 
     return ReadResult(
         env=env,
@@ -190,7 +215,11 @@ def _read_state(state_dir: Path, env: str) -> ReadResult:
 
 
 def load_state(state_dir: Path, env: str) -> DesiredState:
-    """Read ENV's desired state, raising DesiredStateError when it has any problem."""
+    """Read ENV's desired state, raising DesiredStateError when it has any problem.
+
+    A missing environment folder raises ValidationError with its hint, as `environment_dir` does.
+    """
+    environment_dir(state_dir, env)
     result = read_state(state_dir, env)
     if result.diagnostics or result.environment is None:
         first = result.diagnostics[0]
@@ -206,23 +235,70 @@ def load_state(state_dir: Path, env: str) -> DesiredState:
     return DesiredState(result.environment, result.state, result.positions, result.files)
 
 
-def _load_documents(env_path: Path, diagnostics: list[Diagnostic]) -> dict[str, Document]:
-    documents: dict[str, Document] = {}
-    # The usual file names come first, so a second file of a kind is the one reported.
+def list_state_files(env_path: Path) -> tuple[list[Path], list[Diagnostic]]:
+    """Return the YAML files of ENV_PATH, and a finding for each other entry named like a YAML file.
+
+    Such entries are a name ending in .YAML or .Yml, a folder, a broken
+    symbolic link or anything else that is not a regular file. Hidden names
+    are skipped. The usual file names come first, so that a second file of a
+    kind is the one reported.
+    """
     usual = set(FILE_NAMES.values())
-    paths = sorted(
-        (
-            path
-            for path in env_path.iterdir()
-            if path.suffix in YAML_SUFFIXES and path.is_file() and not path.name.startswith(".")
-        ),
-        key=lambda path: (path.name not in usual, path.name),
-    )
+    paths = []
+    findings = []
+    for path in sorted(env_path.iterdir()):
+        if path.name.startswith(".") or path.suffix.lower() not in YAML_SUFFIXES:
+            continue
+        problem = _entry_problem(path)
+        if problem is None:
+            paths.append(path)
+        else:
+            findings.append(Diagnostic(str(path), 1, 1, *problem))
+    paths.sort(key=lambda path: (path.name not in usual, path.name))
+    return paths, findings
+
+
+def _entry_problem(path: Path) -> tuple[str, str, str] | None:
+    """Return the code, message and hint of a YAML-named entry that is not read as a state file."""
+    if path.suffix not in YAML_SUFFIXES:
+        return (
+            "file.suffix",
+            f"file is not read, because its suffix {path.suffix} is not lower case",
+            f"rename it to {path.stem}{path.suffix.lower()}",
+        )
+    try:
+        path.stat()
+    except OSError as error:
+        if path.is_symlink() and error.errno == errno.ENOENT:
+            message = f"symbolic link to {os.readlink(path)}, which does not exist"
+        elif path.is_symlink() and error.errno == errno.ELOOP:
+            message = "symbolic link that leads back to itself (a link loop)"
+        else:
+            message = f"cannot read the file: {error.strerror or type(error).__name__}"
+        return "file.unreadable", message, "point the link at the state file, or remove it"
+    if path.is_dir():
+        return "file.not-a-file", "a folder named like a state file", "move it out of the environment folder"
+    if not path.is_file():
+        return "file.not-a-file", "not a regular file", "replace it with a plain YAML file, or remove it"
+    return None
+
+
+def _load_documents(env_path: Path, diagnostics: list[Diagnostic]) -> tuple[dict[str, Document], dict[str, str]]:
+    """Load the state files of ENV_PATH by kind; also return kind -> file for the files that failed to parse."""
+    documents: dict[str, Document] = {}
+    unparsed: dict[str, str] = {}
+    paths, findings = list_state_files(env_path)
+    diagnostics.extend(findings)
     for path in paths:
         document = load_document(path, str(path), schema_for_kind)
         diagnostics.extend(document.diagnostics)
+        if document.parse_failed:
+            kind = unparsed_kind(document)
+            if kind is not None:
+                unparsed.setdefault(kind, document.file)
+            continue
         if document.data is None and document.diagnostics:
-            continue  # unreadable: already reported
+            continue  # an empty file: already reported
         problem = _kind_problem(document, documents)
         if problem is not None:
             diagnostics.append(problem)
@@ -230,7 +306,36 @@ def _load_documents(env_path: Path, diagnostics: list[Diagnostic]) -> dict[str, 
         assert document.kind is not None
         documents[document.kind] = document
     log.debug("loaded %s state files from %s", len(documents), env_path)
-    return documents
+    return documents, unparsed
+
+
+def unparsed_kind(document: Document) -> str | None:
+    """Return the likely kind of a file that failed to parse: from its `kind:` line, else from its usual name."""
+    if document.guessed_kind in SCHEMA_FILES:
+        return document.guessed_kind
+    name = Path(document.file).name
+    return next((kind for kind, usual in FILE_NAMES.items() if usual == name), None)
+
+
+# The checks skipped when the file of each kind failed to parse.
+_SKIPPED_CHECKS = {
+    "Environment": "allocations were not checked against the Reg S lockup policy",
+    "Investors": "allocations were not checked against their investors",
+    "Sanctions": "allocations were not checked against blocked addresses",
+}
+
+
+def _skipped_rules(unparsed: Mapping[str, str]) -> Iterator[Diagnostic]:
+    for kind, file in sorted(unparsed.items()):
+        if kind in _SKIPPED_CHECKS:
+            yield Diagnostic(
+                file,
+                1,
+                1,
+                "rules.skipped",
+                f"{_SKIPPED_CHECKS[kind]}, because this {kind} file could not be parsed",
+                "fix the YAML errors of this file and validate again to run those checks",
+            )
 
 
 def _kind_problem(document: Document, documents: Mapping[str, Document]) -> Diagnostic | None:

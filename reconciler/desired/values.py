@@ -70,6 +70,25 @@ def parse_address(text: str) -> str:
     return checksummed
 
 
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+def parse_account_address(text: str) -> str:
+    """Parse an address as `parse_address` does, and reject the zero address.
+
+    Every address in the state files names an account or a contract, and every
+    JINBI contract rejects the zero address as an investor, a blocked address
+    or the treasury.
+    """
+    address = parse_address(text)
+    if address == ZERO_ADDRESS:
+        raise ValueFormatError(
+            "is the zero address, which the JINBI contracts reject",
+            "check the address against its source: 0x followed by 40 zeros is no one's account",
+        )
+    return address
+
+
 # --- jurisdictions -----------------------------------------------------------
 
 

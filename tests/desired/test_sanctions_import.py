@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from desired_support import CliResult, StateTree
+from desired_support import SAMPLE_DIR, CliResult, StateTree
 
 from reconciler.desired.sanctions_import import import_sanctions, read_address_list
 from reconciler.desired.values import format_date, parse_address
@@ -320,3 +322,257 @@ def test_invalid_source_rejected(empty_env: StateTree, tmp_path: Path) -> None:
     assert error.value.message == "invalid source 'OFAC SDN'"
     assert error.value.hint == "a source is 1 to 64 letters, digits, '.', '_', '/' or '-', such as OFAC-SDN"
     assert not (empty_env.env_dir / "sanctions.yaml").exists()
+
+
+# --- damaged lists: empty, truncated, mis-dated ------------------------------
+
+
+@pytest.fixture
+def policy_env(empty_env: StateTree) -> StateTree:
+    """A devnet environment with only the sample environment file, whose revocation limit is 25."""
+    shutil.copy(SAMPLE_DIR / "environment.yaml", empty_env.env_dir / "environment.yaml")
+    return empty_env
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        pytest.param("sdn-2024-10-01.txt", "", id="empty-file"),
+        pytest.param("sdn-2024-10-01.txt", "# OFAC SDN, ETH\n\n# no entries\n", id="comments-only"),
+        pytest.param("sdn-2024-10-01.json", "[]\n", id="empty-json-array"),
+    ],
+)
+def test_list_without_addresses_rejected(tree: StateTree, tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    before = (tree.env_dir / "sanctions.yaml").read_bytes()
+
+    with pytest.raises(ValidationError) as error:
+        import_sanctions(tree.root, "devnet", path)
+
+    assert error.value.message == f"list {path} contains no addresses"
+    assert error.value.hint == (
+        "an empty list would delist every entry of its source: check that the file is the whole list"
+    )
+    assert (tree.env_dir / "sanctions.yaml").read_bytes() == before
+
+
+def first_lines(source: Path, target: Path, count: int) -> Path:
+    target.write_text("".join(source.read_text(encoding="utf-8").splitlines(keepends=True)[:count]), encoding="utf-8")
+    return target
+
+
+MASS_CHANGE_HINT = (
+    "a truncated or incomplete list delists every address it leaves out, so check the list; "
+    "if these delistings are intended, import it again with --allow-mass-change"
+)
+
+
+def test_truncated_list_needs_mass_change_flag(shared_data: Path, policy_env: StateTree, tmp_path: Path) -> None:
+    folder = shared_data / "ofac-eth"
+    import_sanctions(policy_env.root, "devnet", folder / "sanctioned-eth-2024-05-29.txt")
+    sanctions_file = policy_env.env_dir / "sanctions.yaml"
+    before = sanctions_file.read_bytes()
+    truncated = first_lines(folder / "sanctioned-eth-2024-09-27.txt", tmp_path / "sdn-2024-10-01.txt", 30)
+
+    with pytest.raises(ValidationError) as error:
+        import_sanctions(policy_env.root, "devnet", truncated)
+
+    assert error.value.message == (
+        f"list {truncated} would delist 122 OFAC-SDN entries, more than the limit of 25 "
+        f"(policy.max_revocations_per_apply in {policy_env.file('environment.yaml')}); nothing was written"
+    )
+    assert error.value.hint == MASS_CHANGE_HINT
+    assert sanctions_file.read_bytes() == before
+
+    report = import_sanctions(policy_env.root, "devnet", truncated, allow_mass_change=True)
+
+    assert len(report.delisted) == 122
+    assert report.written
+
+
+def test_delisting_limit_read_from_environment(policy_env: StateTree, tmp_path: Path) -> None:
+    environment = policy_env.env_dir / "environment.yaml"
+    text = environment.read_text(encoding="utf-8")
+    environment.write_text(text.replace("max_revocations_per_apply: 25", "max_revocations_per_apply: 1"), "utf-8")
+    import_sanctions(policy_env.root, "devnet", write_list(tmp_path, "sdn-2024-01-12.txt", [A, B]))
+    both_gone = write_list(tmp_path, "sdn-2024-02-21.txt", [C])
+
+    with pytest.raises(ValidationError) as error:
+        import_sanctions(policy_env.root, "devnet", both_gone)
+
+    assert error.value.message == (
+        f"list {both_gone} would delist 2 OFAC-SDN entries, more than the limit of 1 "
+        f"(policy.max_revocations_per_apply in {environment}); nothing was written"
+    )
+
+
+def test_one_delisting_at_limit_allowed(policy_env: StateTree, tmp_path: Path) -> None:
+    environment = policy_env.env_dir / "environment.yaml"
+    text = environment.read_text(encoding="utf-8")
+    environment.write_text(text.replace("max_revocations_per_apply: 25", "max_revocations_per_apply: 1"), "utf-8")
+    import_sanctions(policy_env.root, "devnet", write_list(tmp_path, "sdn-2024-01-12.txt", [A, B]))
+
+    report = import_sanctions(policy_env.root, "devnet", write_list(tmp_path, "sdn-2024-02-21.txt", [A]))
+
+    assert report.delisted == [B]
+
+
+def test_default_limit_without_environment(
+    shared_data: Path, empty_env: StateTree, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = shared_data / "ofac-eth"
+    import_sanctions(empty_env.root, "devnet", folder / "sanctioned-eth-2024-05-29.txt")
+    truncated = first_lines(folder / "sanctioned-eth-2024-09-27.txt", tmp_path / "sdn-2024-10-01.txt", 30)
+
+    with pytest.raises(ValidationError) as error:
+        import_sanctions(empty_env.root, "devnet", truncated)
+
+    reason = f"no Environment file was found in {empty_env.env_dir}"
+    assert error.value.message == (
+        f"list {truncated} would delist 122 OFAC-SDN entries, more than the limit of 25 "
+        f"(the default, because {reason}); nothing was written"
+    )
+    assert caplog.messages == [f"using the default revocation limit 25, because {reason}"]
+
+
+def test_default_limit_with_invalid_policy(policy_env: StateTree, tmp_path: Path) -> None:
+    environment = policy_env.env_dir / "environment.yaml"
+    text = environment.read_text(encoding="utf-8")
+    environment.write_text(text.replace("max_revocations_per_apply: 25", "max_revocations_per_apply: many"), "utf-8")
+    import_sanctions(policy_env.root, "devnet", write_list(tmp_path, "sdn-2024-01-12.txt", [C]))
+    many = [f"0x{index:040x}" for index in range(1, 28)]
+    import_sanctions(policy_env.root, "devnet", write_list(tmp_path, "sdn-2024-02-21.txt", many))
+
+    with pytest.raises(ValidationError) as error:
+        import_sanctions(policy_env.root, "devnet", write_list(tmp_path, "sdn-2024-03-28.txt", [C]))
+
+    assert error.value.message.endswith(
+        "would delist 27 OFAC-SDN entries, more than the limit of 25 (the default, because "
+        f"policy.max_revocations_per_apply in {environment} is missing or invalid); nothing was written"
+    )
+
+
+def test_default_limit_with_unparsable_environment(policy_env: StateTree, tmp_path: Path) -> None:
+    environment = policy_env.env_dir / "environment.yaml"
+    environment.write_text(environment.read_text(encoding="utf-8").replace("policy:\n", "policy: {\n"), "utf-8")
+    import_sanctions(policy_env.root, "devnet", write_list(tmp_path, "sdn-2024-01-12.txt", [C]))
+    many = [f"0x{index:040x}" for index in range(1, 28)]
+    import_sanctions(policy_env.root, "devnet", write_list(tmp_path, "sdn-2024-02-21.txt", many))
+
+    with pytest.raises(ValidationError) as error:
+        import_sanctions(policy_env.root, "devnet", write_list(tmp_path, "sdn-2024-03-28.txt", [C]))
+
+    assert error.value.message.endswith(
+        f"more than the limit of 25 (the default, because {environment} could not be parsed); nothing was written"
+    )
+
+
+def test_command_mass_change_flag(
+    shared_data: Path, policy_env: StateTree, tmp_path: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    folder = shared_data / "ofac-eth"
+    import_sanctions(policy_env.root, "devnet", folder / "sanctioned-eth-2024-05-29.txt")
+    truncated = first_lines(folder / "sanctioned-eth-2024-09-27.txt", tmp_path / "sdn-2024-10-01.txt", 30)
+    command = ["sanctions", "import", str(truncated), "--env", "devnet", "--state-dir", str(policy_env.root)]
+
+    rejected = run_cli(*command)
+    allowed = run_cli(*command, "--allow-mass-change")
+
+    assert rejected.exit_code == 1
+    assert rejected.stdout == ""
+    assert rejected.stderr.startswith(f"error: list {truncated} would delist 122 OFAC-SDN entries, more than ")
+    assert allowed.exit_code == 0
+    assert allowed.stdout.split("\n")[-3] == (
+        "OFAC-SDN list of 2024-10-01: 1 added, 0 relisted, 122 delisted, 29 unchanged"
+    )
+
+
+def test_future_list_date_rejected(tmp_path: Path) -> None:
+    path = write_list(tmp_path, "sdn-2999-01-01.txt", [A])
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+
+    with pytest.raises(ValidationError) as error:
+        read_address_list(path)
+
+    assert error.value.message == (
+        f"list {path} is dated 2999-01-01 by its file name, which is after today ({today} UTC)"
+    )
+    assert error.value.hint == "check the file name; if 2999-01-01 is the list's real date, pass --list-date 2999-01-01"
+
+
+def test_future_list_date_given_explicitly(tmp_path: Path) -> None:
+    path = write_list(tmp_path, "sdn-2999-01-01.txt", [A])
+
+    assert format_date(read_address_list(path, "2999-01-01").list_date) == "2999-01-01"
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        pytest.param("sdn-2024-01-12.txt", f"\ufeff{A}\n{B}\n", id="text"),
+        pytest.param("sdn-2024-01-12.json", f'\ufeff["{A}", "{B}"]', id="json"),
+    ],
+)
+def test_list_byte_order_mark_dropped(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+
+    assert read_address_list(path).lines == {A: 1, B: 2}
+
+
+def test_folder_as_list_rejected(empty_env: StateTree, tmp_path: Path, run_cli: Callable[..., CliResult]) -> None:
+    folder = tmp_path / "sdn-2024-01-12.txt"
+    folder.mkdir()
+
+    result = run_cli("sanctions", "import", str(folder), "--env", "devnet", "--state-dir", str(empty_env.root))
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: list {folder} is a folder\nhint: pass the list file itself, such as sanctioned-eth-2024-09-27.txt\n"
+    )
+
+
+def test_truncated_json_list_hint(tmp_path: Path) -> None:
+    path = tmp_path / "sdn-2024-09-27.json"
+    path.write_text(f'[\n  "{A}",\n  "{B[:20]}', encoding="utf-8")
+
+    with pytest.raises(ValidationError) as error:
+        read_address_list(path)
+
+    assert error.value.message == f"{path}:3:3: invalid JSON: Unterminated string starting at"
+    assert error.value.hint == "the file does not end with ], so it looks truncated: download the list again"
+
+
+def test_zero_address_in_list_rejected(tmp_path: Path) -> None:
+    zero = "0x" + "0" * 40
+    path = write_list(tmp_path, "sdn-2024-01-12.txt", [A, zero])
+
+    with pytest.raises(ValidationError) as error:
+        read_address_list(path)
+
+    assert error.value.message == f"{path}:2: '{zero}' is the zero address, which the JINBI contracts reject"
+    assert error.value.hint == "check the address against its source: 0x followed by 40 zeros is no one's account"
+
+
+def test_long_list_line_shortened(tmp_path: Path) -> None:
+    path = write_list(tmp_path, "sdn-2024-01-12.txt", ["x" * 100_000])
+
+    with pytest.raises(ValidationError) as error:
+        read_address_list(path)
+
+    assert error.value.message == f"{path}:1: '{'x' * 80}'… (100,000 characters) is not an Ethereum address"
+
+
+def test_unparsable_sanctions_file_not_replaced(tree: StateTree, tmp_path: Path) -> None:
+    # Without its kind, the file looked absent, and the import wrote a new one over it.
+    path = tree.env_dir / "sanctions.yaml"
+    broken = path.read_text(encoding="utf-8").replace("blocked:\n", "blocked: [\n")
+    path.write_text(broken, encoding="utf-8")
+
+    with pytest.raises(DesiredStateError) as error:
+        import_sanctions(tree.root, "devnet", write_list(tmp_path, "sdn-2025-11-01.txt", [A]))
+
+    assert error.value.message.startswith(f"{path}:")
+    assert error.value.hint == "fix this file first: it may be the Sanctions file, so the import did not write one"
+    assert path.read_text(encoding="utf-8") == broken

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+import pytest
 from desired_support import CliResult, StateTree
 
 from reconciler import PROJECT_ROOT
+from reconciler.desired import load_state
+from reconciler.errors import ValidationError
 
 
 def break_two_files(tree: StateTree) -> None:
@@ -80,13 +83,16 @@ def test_json_format_valid(tree: StateTree, run_cli: Callable[..., CliResult]) -
 
 
 def test_missing_environment_folder(tree: StateTree, run_cli: Callable[..., CliResult]) -> None:
+    # Reported as a finding on stdout, so that --format json can carry it too.
     result = run_cli("validate", "--env", "prod", "--state-dir", str(tree.root))
 
+    folder = tree.root / "prod"
     assert result.exit_code == 1
-    assert result.stdout == ""
-    assert result.stderr == (
-        f"error: environment folder {tree.root / 'prod'} not found\n"
-        "hint: create it, or point --state-dir at the folder that holds prod/\n"
+    assert result.stderr == ""
+    assert result.stdout == (
+        f"{folder}:1:1: error: environment folder {folder} not found\n"
+        "    hint: create it, or point --state-dir at the folder that holds prod/\n"
+        f"{folder}: 1 error in 1 file\n"
     )
 
 
@@ -94,7 +100,15 @@ def test_unsafe_environment_name(tree: StateTree, run_cli: Callable[..., CliResu
     result = run_cli("validate", "--env", "../devnet", "--state-dir", str(tree.root))
 
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: invalid environment name '../devnet'\n")
+    assert result.stdout.startswith(f"{tree.root / '../devnet'}:1:1: error: invalid environment name '../devnet'\n")
+
+
+def test_missing_environment_folder_load_state_raises(tree: StateTree) -> None:
+    # Commands that act on the state keep the plain error.
+    with pytest.raises(ValidationError) as error:
+        load_state(tree.root, "prod")
+
+    assert error.value.message == f"environment folder {tree.root / 'prod'} not found"
 
 
 def test_help_documents_exit_codes(run_cli: Callable[..., CliResult]) -> None:

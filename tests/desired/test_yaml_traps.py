@@ -9,6 +9,9 @@ from __future__ import annotations
 import pytest
 from desired_support import StateTree, only
 
+from reconciler.desired.loader import load_document
+from reconciler.desired.schema import schema_for_kind
+
 INVESTOR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 
@@ -266,6 +269,74 @@ def test_unquoted_partition_kept(bare: StateTree) -> None:
     )
 
     assert bare.read().state.allocations["A-1"].partition.value == "144A"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        pytest.param("NO", id="NO-is-false-in-yaml-1.1"),
+        pytest.param("yes", id="yes-is-true-in-yaml-1.1"),
+        pytest.param("Off", id="Off-is-false-in-yaml-1.1"),
+        pytest.param("y", id="y-is-true-in-yaml-1.1"),
+        pytest.param("2026-03-15", id="date"),
+        pytest.param("0x00ff", id="hexadecimal-with-leading-zeros"),
+        pytest.param("0012", id="octal-in-yaml-1.1"),
+        pytest.param("0o17", id="octal-in-yaml-1.2"),
+        pytest.param("1e3", id="float-exponent"),
+        pytest.param("1_000", id="underscore-integer"),
+        pytest.param("1.50", id="float-trailing-zero"),
+    ],
+)
+def test_plain_text_kept_exactly(bare: StateTree, written: str) -> None:
+    # ref is a text field, so every one of these YAML 1.1 readings is refused in favour of the text as written.
+    path = bare.write("investors.yaml", investors_file(ref=written))
+
+    result = bare.read()
+    loaded = load_document(path, str(path), schema_for_kind).data
+
+    assert result.diagnostics == []
+    assert loaded["investors"][INVESTOR]["ref"] == written
+    assert result.state.investors[INVESTOR].ref == written
+
+
+def test_country_code_no_kept_in_loader(bare: StateTree) -> None:
+    path = bare.write("investors.yaml", investors_file(jurisdiction="NO"))
+
+    loaded = load_document(path, str(path), schema_for_kind).data
+
+    assert loaded["investors"][INVESTOR]["jurisdiction"] == "NO"
+    assert bare.read().state.investors[INVESTOR].jurisdiction == "NO"
+
+
+def test_unquoted_address_key_keeps_every_digit(bare: StateTree) -> None:
+    # YAML 1.1 reads 0x000000000000000000000000000000000000dead as the integer 57005.
+    written = "0x000000000000000000000000000000000000dead"
+    body = f"kind: Sanctions\nblocked:\n  {written}: {{source: OFAC-SDN, listed_on: 2024-09-27}}\n"
+    path = bare.write("sanctions.yaml", body)
+
+    loaded = load_document(path, str(path), schema_for_kind).data
+    result = bare.read()
+
+    assert list(loaded["blocked"]) == [written]
+    assert result.diagnostics == []
+    assert list(result.state.sanctions) == ["0x000000000000000000000000000000000000dEaD"]
+
+
+def test_unquoted_timestamp_kept_as_text_in_loader(bare: StateTree) -> None:
+    path = bare.write("investors.yaml", investors_file(lockup_until="2027-01-15T00:00:00Z"))
+
+    loaded = load_document(path, str(path), schema_for_kind).data
+
+    assert loaded["investors"][INVESTOR]["lockup_until"] == "2027-01-15T00:00:00Z"
+
+
+def test_unquoted_dates_kept_as_text_in_loader(bare: StateTree) -> None:
+    path = bare.write("coupons.yaml", coupons_file("125"))
+
+    cycle = load_document(path, str(path), schema_for_kind).data["cycles"]["1"]
+
+    assert (cycle["period"], cycle["record_date"], cycle["payment_date"]) == ("2026-Q4", "2026-12-15", "2026-12-31")
+    assert cycle["rate_bps"] == 125
 
 
 # --- duplicate keys ----------------------------------------------------------
