@@ -37,10 +37,10 @@ demo: install
 	$(JINBI) devnet up --port $(DEMO_PORT)
 	$(JINBI) validate --env devnet
 	$(JINBI) plan --env devnet --out .jinbi/demo-plan.json
-	$(JINBI) apply --env devnet .jinbi/demo-plan.json --auto-approve
+	$(JINBI) apply --env devnet .jinbi/demo-plan.json --auto-approve --no-git-notes
 	$(JINBI) devnet settle --port $(DEMO_PORT)
 	$(JINBI) devnet warp --port $(DEMO_PORT) --to 2026-12-31
-	$(JINBI) apply --env devnet --auto-approve
+	$(JINBI) apply --env devnet --auto-approve --no-git-notes
 	$(JINBI) plan --env devnet --detailed-exitcode
 	@echo "demo done: the devnet on 127.0.0.1:$(DEMO_PORT) matches state/devnet; stop it with: $(JINBI) devnet down --port $(DEMO_PORT)"
 

@@ -306,6 +306,14 @@ def plan_command(
             "https://github.com/ORG/REPO/blob/COMMIT/; by default links are relative.",
         ),
     ] = None,
+    safe_batch: Annotated[
+        Path | None,
+        typer.Option(
+            "--safe-batch",
+            help="Also write the plan's transactions as a Safe Transaction Builder batch file to this path, "
+            "for a Safe that holds the roles; needs --signer set to the Safe's address.",
+        ),
+    ] = None,
 ) -> int:
     """Read the chain at one block, diff it against state/ENV/ and print the transactions that would reconcile them.
 
@@ -313,7 +321,7 @@ def plan_command(
     unless --no-simulate. Exit codes: 0 planned (with or without changes), 2
     with --detailed-exitcode when the plan has changes, 1 error (invalid YAML,
     an edit the chain cannot make, a missing role, an unreadable chain, a
-    failed simulation).
+    failed simulation, --safe-batch without --signer).
     """
     from rich.console import Console
 
@@ -321,7 +329,14 @@ def plan_command(
     from reconciler.planning.render_markdown import render_markdown
     from reconciler.planning.render_text import render_text
     from reconciler.planning.run import PlanRequest, make_plan
+    from reconciler.errors import ConfigurationError
+    from reconciler.planning.safe_batch import safe_batch_json
 
+    if safe_batch is not None and signer is None:
+        raise ConfigurationError(
+            "--safe-batch needs --signer: the batch is proposed by the Safe that holds the roles",
+            hint="pass --signer with the Safe's address",
+        )
     request = PlanRequest(
         env=env,
         state_dir=state_dir,
@@ -335,6 +350,9 @@ def plan_command(
     if out is not None:
         out.write_text(plan_json(plan), encoding="utf-8")
         log.info("wrote the plan file %s", out)
+    if safe_batch is not None:
+        safe_batch.write_text(safe_batch_json(plan), encoding="utf-8")
+        log.info("wrote the Safe batch file %s", safe_batch)
     if output_format is PlanFormat.JSON:
         sys.stdout.write(plan_json(plan))
     elif output_format is PlanFormat.MARKDOWN:
@@ -349,7 +367,7 @@ def apply_command(
     env: EnvOption,
     plan_file: Annotated[
         Path | None,
-        typer.Argument(help="Plan file written by `jinbi plan --out`; without it, apply plans afresh and asks first."),
+        typer.Argument(help="Plan file written by `jinbi plan --out`; without it, apply plans afresh."),
     ] = None,
     state_dir: StateDirOption = Path("state"),
     auto_approve: Annotated[
@@ -371,6 +389,13 @@ def apply_command(
     max_priority_fee_gwei: Annotated[
         int | None, typer.Option("--max-priority-fee-gwei", min=0, help="Cap of maxPriorityFeePerGas, in gwei.")
     ] = None,
+    git_notes: Annotated[
+        bool,
+        typer.Option(
+            "--git-notes/--no-git-notes",
+            help="Append the audit record to the git note (refs/notes/jinbi-audit) of the applied commit.",
+        ),
+    ] = True,
 ) -> None:
     """Send the plan's transactions once each, then check that the chain matches the YAML.
 
@@ -398,6 +423,7 @@ def apply_command(
         allow_mass_change=allow_mass_change,
         simulate=not no_simulate,
         fees=fees,
+        git_notes=git_notes,
     )
     with _apply_progress() as progress:
         run_apply(request, ApplyOutput(show=typer.echo, confirm=_confirm, progress=progress))
@@ -465,6 +491,130 @@ def unlock_command(
         typer.echo(f"removed the lock of environment {env} held by {owner.describe()}")
 
 
+
+# --- GitOps: drift, break-glass pause, audit, changed environments ------------
+
+
+class DriftFormat(str, Enum):
+    TEXT = "text"
+    MARKDOWN = "markdown"
+
+
+@app.command("drift")
+def drift_command(
+    env: EnvOption,
+    state_dir: StateDirOption = Path("state"),
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write",
+            help="Rewrite the work tree's YAML to adopt the on-chain values that changed outside the reconciler.",
+        ),
+    ] = False,
+    output_format: Annotated[
+        DriftFormat,
+        typer.Option("--format", help="text: for a terminal; markdown: an issue body with every value escaped."),
+    ] = DriftFormat.TEXT,
+) -> int:
+    """Show the on-chain values that differ from the YAML at HEAD, each changed outside the reconciler or pending.
+
+    Changed outside: on-chain items the YAML lacks, values the last applied
+    commit (from the audit notes) already wanted as HEAD does, and a paused
+    token (the YAML has no pause state yet). Pending: values HEAD wants that
+    no recorded apply has sent. Scheduled coupons are no drift. Exit codes:
+    0 no drift, 2 drift (also after --write, until the change is committed
+    and applied), 1 error.
+    """
+    from reconciler.gitops.drift import check_drift, write_adoption
+
+    report, inputs = check_drift(state_dir, env)
+    if output_format is DriftFormat.MARKDOWN:
+        typer.echo(report.markdown(), nl=False)
+    else:
+        typer.echo(report.describe(), nl=False)
+    if write:
+        typer.echo(write_adoption(report, inputs, state_dir, env).describe(), err=output_format is DriftFormat.MARKDOWN)
+    return 2 if report.has_drift else 0
+
+
+ReasonOption = Annotated[
+    str,
+    typer.Option("--reason", help="Why, in words: recorded with the transaction in the audit trail."),
+]
+
+
+@app.command("pause")
+def pause_command(env: EnvOption, reason: ReasonOption, state_dir: StateDirOption = Path("state")) -> None:
+    """Pause every transfer of ENV's token now: one transaction, no plan, no confirmation prompt.
+
+    Needs the signer key (JINBI_PRIVATE_KEY or JINBI_KEYSTORE) with
+    PAUSER_ROLE. Records the reason, the transaction and the block in
+    .jinbi/audit/ENV/ and, inside a git repository, in the notes of HEAD under
+    refs/notes/jinbi-audit. `jinbi drift` reports the pause until it is
+    lifted. Exit codes: 0 paused (also when it already was), 1 error.
+    """
+    from reconciler.execution.breakglass import break_glass
+
+    typer.echo(break_glass(state_dir, env, pause=True, reason=reason).describe())
+
+
+@app.command("unpause")
+def unpause_command(env: EnvOption, reason: ReasonOption, state_dir: StateDirOption = Path("state")) -> None:
+    """Lift the pause of ENV's token now, recording the reason like `jinbi pause`.
+
+    Exit codes: 0 unpaused (also when it was not paused), 1 error.
+    """
+    from reconciler.execution.breakglass import break_glass
+
+    typer.echo(break_glass(state_dir, env, pause=False, reason=reason).describe())
+
+
+@app.command("audit")
+def audit_command(
+    env: EnvOption,
+    address: Annotated[str, typer.Argument(help="The investor's address.")],
+    state_dir: StateDirOption = Path("state"),
+) -> None:
+    """Tell which commit and transaction last wrote each on-chain item of ADDRESS in ENV.
+
+    Items are the investor's flags, its blocked status and its allocations.
+    Reads the audit records in the git notes (refs/notes/jinbi-audit) of
+    HEAD's history, newest first; fetch that ref first in a fresh clone.
+    Exit codes: 0 found, 1 no record concerns ADDRESS, or an error.
+    """
+    from eth_utils.address import is_address, to_checksum_address
+
+    from reconciler.gitops.audit import find_address
+
+    if not is_address(address):
+        raise typer.BadParameter(f"{address} is not an Ethereum address", param_hint="ADDRESS")
+    checksummed = to_checksum_address(address)
+    answers = find_address(state_dir, env, checksummed)
+    typer.echo(f"{checksummed} in {env}:")
+    for answer in answers:
+        typer.echo(f"  {answer.describe()}")
+
+
+@app.command("changed-environments")
+def changed_environments_command(
+    base: Annotated[str, typer.Option("--base", help="Revision to compare with, such as origin/main or a commit.")],
+    state_dir: StateDirOption = Path("state"),
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Environment to leave out; repeat for several.")
+    ] = None,
+) -> None:
+    """Print, as a JSON array, the environments that the changes since the merge base with BASE can affect.
+
+    A change under STATE_DIR/ENV/ affects ENV; a change under schemas/ or
+    contracts/ affects every environment. Used by the workflows to build
+    their matrix. Exit codes: 0, 1 error.
+    """
+    import json
+
+    from reconciler.gitops.metadata import changed_environments
+
+    typer.echo(json.dumps(changed_environments(state_dir, base, exclude=exclude or ())))
+
 def _fail(message: str, hint: str | None) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     if hint:
@@ -481,6 +631,7 @@ def main() -> None:
             log.exception("command failed")
         _fail(error.message, error.hint)
     except typer.Abort:
+        typer.echo("", err=True)  # end the line of an unanswered prompt
         _fail("aborted", None)
     except typer.Exit as error:
         raise SystemExit(error.exit_code) from None

@@ -66,3 +66,15 @@ class JournalError(ExecutionError):
 
 class LockError(ExecutionError):
     """Another apply holds the environment's lock, or this apply lost it."""
+
+
+class GitError(JinbiError):
+    """The git repository around the state folder is missing, or a git command on it failed."""
+
+
+class DriftError(JinbiError):
+    """Drift cannot be computed or its adoption cannot be written."""
+
+
+class AuditError(JinbiError):
+    """The audit trail in git notes is unreadable, or contains no record about the requested address."""

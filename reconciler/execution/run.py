@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.chain import rpc
-from reconciler.chain.observe import Observation, observe
+from reconciler.chain.observe import observe
 from reconciler.desired import load_state
 from reconciler.desired.state import DesiredState
 from reconciler.errors import ExecutionError, PlanError
-from reconciler.execution.apply import execute
+from reconciler.execution.apply import Timeouts, execute
 from reconciler.execution.fees import FeePolicy
 from reconciler.execution.journal import DEFAULT_JOURNAL_DIR, Journal
 from reconciler.execution.lock import DEFAULT_LOCK_DIR, acquire_lock
 from reconciler.execution.signer import Signer, load_signer
+from reconciler.execution.staleness import already_applied, check_plan_holds
 from reconciler.execution.transactions import ProgressCallback, TransactionRequest
+from reconciler.gitops.audit import DEFAULT_AUDIT_DIR, apply_record, write_record
 from reconciler.model import Environment
 from reconciler.planning.calls import DEFAULT_GAS_CAP
 from reconciler.planning.plan import PlanOptions, build_plan, document_digest, plan_document
@@ -33,9 +35,6 @@ from reconciler.planning.render_text import render_text
 from reconciler.planning.run import DEVNET_NAME, PRIVATE_KEY_VARIABLE, PlanRequest, git_commit, make_plan
 
 log = logging.getLogger(__name__)
-
-# How many changed values a stale-plan error lists before it counts the rest.
-STALE_VALUES_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,11 @@ class ApplyRequest:
     fees: FeePolicy | None = None
     journal_dir: Path = DEFAULT_JOURNAL_DIR
     lock_dir: Path = DEFAULT_LOCK_DIR
+    audit_dir: Path = DEFAULT_AUDIT_DIR
+    git_notes: bool = True  # append the audit record to the git note of the applied commit
+    rpc_timeout: float = rpc.REQUEST_TIMEOUT_SECONDS  # per JSON-RPC request, in seconds
+    rpc_retry: rpc.RetryPolicy | None = None  # the transport's retries of temporary failures; None: the default
+    timeouts: Timeouts | None = None  # polling, replacement and retry waits of the execution; None: the default
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
     desired = load_state(request.state_dir, request.env)
     environment = desired.environment
     signer = signer_for(environment)
-    w3 = rpc.connect(environment)
+    w3 = rpc.connect(environment, timeout=request.rpc_timeout, policy=request.rpc_retry)
 
     with acquire_lock(environment.name, directory=request.lock_dir) as lock:
         # The reviewed plan, checked against the chain as it is now; or a new plan.
@@ -84,11 +88,16 @@ def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
             observation = observe(w3, environment)
             check_plan_holds(document, observation, signer.address)
             output.show(f"Plan {document['digest']} still holds at block {observation.block_number}.")
-            if _already_applied(document, observation):
+            if already_applied(document, observation):
                 output.show("Every change of this plan is on chain already: nothing to send.")
                 _verify(desired, w3, signer, request, output)
                 return
+            output.show(str(document["summary"]["text"]))
+            _confirm_sending(len(document["transactions"]), environment, request, output)
         else:
+            # NOTE: a plan made here has a new digest, so a rerun after a crash does not resume the crashed
+            # run's journal. A transaction of that run still pending then gets sent again, and the
+            # contracts' unique ids make the copy of a booking or coupon payment revert.
             plan = make_plan(
                 PlanRequest(
                     env=request.env,
@@ -103,10 +112,7 @@ def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
             if not plan.has_changes:
                 return
             document = plan_document(plan)
-            count = len(plan.transactions)
-            question = f"Send {count} {'transaction' if count == 1 else 'transactions'} to {environment.name}?"
-            if not request.auto_approve and not output.confirm(question):
-                raise ExecutionError("apply declined: nothing was sent")
+            _confirm_sending(len(plan.transactions), environment, request, output)
 
         # Send exactly the plan's transactions, recorded in the journal of its digest.
         requests = transaction_requests(document)
@@ -118,14 +124,33 @@ def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
             journal=journal,
             confirmations=environment.confirmations,
             fees=request.fees,
+            timeouts=request.timeouts,
             progress=output.progress,
             lock=lock,
         )
         output.show(result.describe())
+
+        # The audit trail names the commit that authorised what was sent, failed transactions included.
+        record = apply_record(document, result.outcomes, desired.state, commit=document.get("git_commit"))
+        written = write_record(
+            record,
+            str(document["digest"]),
+            state_dir=request.state_dir,
+            audit_dir=request.audit_dir,
+            git_notes=request.git_notes,
+        )
+        output.show(written.describe())
         result.raise_for_failures()
 
         # Converged only when a fresh plan from the chain as it is now is empty.
         _verify(desired, w3, signer, request, output)
+
+
+def _confirm_sending(count: int, environment: Environment, request: ApplyRequest, output: ApplyOutput) -> None:
+    """Ask before sending, unless --auto-approve; raise ExecutionError when the user declines."""
+    question = f"Send {count} {'transaction' if count == 1 else 'transactions'} to {environment.name}?"
+    if not request.auto_approve and not output.confirm(question):
+        raise ExecutionError("apply declined: nothing was sent")
 
 
 def signer_for(environment: Environment) -> Signer:
@@ -174,42 +199,6 @@ def read_plan_file(path: Path, environment: Environment) -> dict[str, Any]:
     return document
 
 
-def check_plan_holds(document: Mapping[str, Any], observation: Observation, signer: str) -> None:
-    """Raise PlanError unless every value the plan read still has that value or the value the plan sets."""
-    if observation.chain_id != document["chain_id"]:
-        raise PlanError(
-            f"the plan is for chain id {document['chain_id']}, but the RPC node serves chain id {observation.chain_id}",
-            hint="point the environment's RPC variable at the chain the plan was made for",
-        )
-    if signer.lower() != str(document["signer"]).lower():
-        raise PlanError(
-            f"the plan was made for signer {document['signer']}, but the configured key is of {signer}",
-            hint="apply with the key the plan names, or plan again with this signer",
-        )
-    stale = stale_values(document["reads"]["values"], document["reads"]["sets"], observation.reads)
-    if stale:
-        shown = "\n".join(f"  {line}" for line in stale[:STALE_VALUES_SHOWN])
-        more = len(stale) - STALE_VALUES_SHOWN
-        tail = f"\n  … and {more} more" if more > 0 else ""
-        raise PlanError(
-            f"the plan is stale: {len(stale)} {'value' if len(stale) == 1 else 'values'} read at block "
-            f"{document['block']['number']} changed since, by someone other than this plan:\n{shown}{tail}",
-            hint="plan again from the chain as it is now, and have the new plan reviewed",
-        )
-
-
-def stale_values(read: Mapping[str, str], sets: Mapping[str, str], current: Mapping[str, str]) -> list[str]:
-    """List, sorted by key, each value that is neither what the plan read nor what the plan sets."""
-    lines = []
-    for key in sorted(set(read) | set(current)):
-        now = current.get(key)
-        if now == read.get(key) or (key in sets and now == sets[key]):
-            continue
-        before = read.get(key, "absent")
-        lines.append(f"{key}: the plan read {before}, the chain now has {'absent' if now is None else now}")
-    return lines
-
-
 def transaction_requests(document: Mapping[str, Any]) -> list[TransactionRequest]:
     """Turn the plan file's transactions into execution requests, in plan order."""
     requests = []
@@ -225,11 +214,6 @@ def transaction_requests(document: Mapping[str, Any]) -> list[TransactionRequest
             )
         )
     return requests
-
-
-def _already_applied(document: Mapping[str, Any], observation: Observation) -> bool:
-    sets = document["reads"]["sets"]
-    return bool(sets) and all(observation.reads.get(key) == value for key, value in sets.items())
 
 
 def _verify(desired: DesiredState, w3: Any, signer: Signer, request: ApplyRequest, output: ApplyOutput) -> None:

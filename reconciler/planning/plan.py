@@ -19,6 +19,7 @@ from typing import Any
 from reconciler.chain.observe import Observation
 from reconciler.desired.state import DesiredState
 from reconciler.errors import PlanError
+from reconciler.gitops.metadata import GitMetadata
 from reconciler.model import Environment
 from reconciler.planning.actions import derive_actions
 from reconciler.planning.calls import DEFAULT_GAS_CAP, EIP_7825_TX_GAS_LIMIT
@@ -40,6 +41,7 @@ class PlanOptions:
     gas_cap: int = DEFAULT_GAS_CAP  # per transaction, by the gas model
     allow_mass_change: bool = False
     git_commit: str | None = None  # of the YAML, recorded in the plan file
+    git: GitMetadata | None = None  # branch, author, changed files and per-line commits, when in a repository
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,12 @@ class Plan:
     warnings: tuple[PlanWarning, ...]
     simulation: str = NOT_SIMULATED
     # Values the plan writes, as read keys to their values after a simulated
-    # run; empty when not simulated. apply accepts these values as well as the
-    # ones read, because an interrupted apply of this plan leaves some of them.
-    sets: Mapping[str, str] = field(default_factory=dict)
+    # run, and None for a key the run removes (an unblocked address). It is
+    # empty when the plan was not simulated. apply accepts these values as
+    # well as the ones read, because an interrupted apply of this plan leaves
+    # some of them.
+    sets: Mapping[str, str | None] = field(default_factory=dict)
+    git: GitMetadata | None = None
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -160,6 +165,7 @@ def build_plan(desired: DesiredState, observation: Observation, options: PlanOpt
         transactions=transactions,
         scheduled=coupons.scheduled,
         warnings=tuple(warnings),
+        git=options.git,
     )
 
 
@@ -188,7 +194,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         indexes = []
         for action in transaction.actions:
             indexes.append(len(actions) + 1)
-            actions.append(_action_document(action, len(actions) + 1, number))
+            actions.append(_action_document(action, len(actions) + 1, number, plan.git))
         transactions.append(_transaction_document(transaction, number, indexes))
 
     document: dict[str, Any] = {
@@ -216,6 +222,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             for warning in plan.warnings
         ],
     }
+    if plan.git is not None:
+        document["git"] = plan.git.document()
     document["digest"] = document_digest(document)
     return document
 
@@ -251,7 +259,7 @@ def json_value(value: Any) -> Any:
     return str(value)  # strings, and StrEnum members as their value
 
 
-def _action_document(action: Action, index: int, transaction: int) -> dict[str, Any]:
+def _action_document(action: Action, index: int, transaction: int, git: GitMetadata | None) -> dict[str, Any]:
     return {
         "index": index,
         "transaction": transaction,
@@ -261,7 +269,7 @@ def _action_document(action: Action, index: int, transaction: int) -> dict[str, 
         "kind": action.kind.value if action.kind else None,
         "key": action.key,
         "description": action.description,
-        "source": _source(action),
+        "source": _source(action, git),
         "changes": [
             {"field": change.field, "operation": change.operation.value, "old": json_value(change.old),
              "new": json_value(change.new)}
@@ -270,10 +278,13 @@ def _action_document(action: Action, index: int, transaction: int) -> dict[str, 
     }
 
 
-def _source(action: Action) -> dict[str, Any] | None:
+def _source(action: Action, git: GitMetadata | None) -> dict[str, Any] | None:
     if action.position is None:
         return None
-    return {"file": action.position.file, "line": action.position.line, "column": action.position.column}
+    source: dict[str, Any] = {"file": action.position.file, "line": action.position.line, "column": action.position.column}
+    if git is not None:
+        source["commit"] = git.line_commits.get((action.position.file, action.position.line))
+    return source
 
 
 def _transaction_document(transaction: Transaction, index: int, action_indexes: list[int]) -> dict[str, Any]:

@@ -29,6 +29,9 @@ from reconciler.planning.render_text import SECTIONS, describe_scheduled
 # and `escape` keeps bodies ASCII, so characters and bytes are the same count.
 MAX_BODY_CHARS = 65_000
 
+# Hex digits of a commit shown in comments: enough to be unique in any repository of this size.
+SHORT_COMMIT = 12
+
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,-()")
 _ZERO_WIDTH_SPACE = "&#8203;"
 
@@ -106,6 +109,7 @@ def _intro(plan: Plan) -> str:
         f"Chain {plan.chain_id} at block {plan.block_number} ({escape(plan.block_hash)}), "
         f"git commit {commit}, signer {escape(plan.signer)}, {escape(plan.simulation)}.",
         "",
+        *_provenance(plan),
         "| change | count |",
         "|---|---:|",
     ]
@@ -119,6 +123,21 @@ def _intro(plan: Plan) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def _provenance(plan: Plan) -> list[str]:
+    """Return the branch, author and merge-base line and a blank line, or nothing without git metadata."""
+    git = plan.git
+    if git is None:
+        return []
+    branch = escape(git.branch) if git.branch else "unknown (detached HEAD)"
+    if git.merge_base is None:
+        base = "no base branch found, so only uncommitted files count as changed"
+    else:
+        base = f"merge base {escape(git.merge_base[:SHORT_COMMIT])} with {escape(git.base_ref or '')}"
+    count = len(git.changed_files)
+    files = f"{count} {'file' if count == 1 else 'files'} changed"
+    return [f"Branch {branch}, author {escape(git.author)}, {base}: {files}.", ""]
+
+
 def _tables(plan: Plan, link_base: str | None) -> list[_Table]:
     tables: list[_Table] = []
     head = "| | item | change | source |\n|---|---|---|---|"
@@ -127,7 +146,7 @@ def _tables(plan: Plan, link_base: str | None) -> list[_Table]:
         scheduled = plan.scheduled if kind is Kind.COUPON_CYCLE else ()
         if not actions and not scheduled:
             continue
-        rows = [_action_row(action, link_base) for action in actions]
+        rows = [_action_row(action, plan, link_base) for action in actions]
         rows += [
             f"| | {escape(item.cycle_id)} | {escape(describe_scheduled(item))} | {_link(item.position, link_base)} |"
             for item in scheduled
@@ -152,16 +171,31 @@ def _tables(plan: Plan, link_base: str | None) -> list[_Table]:
     if plan.warnings:
         rows = [f"| {escape(warning.code)} | {escape(warning.message)} |" for warning in plan.warnings]
         tables.append(_Table(f"Warnings: {len(plan.warnings)}", "| code | warning |\n|---|---|", tuple(rows)))
+
+    if plan.git is not None and plan.git.changed_files:
+        rows = [f"| {escape(name)} |" for name in plan.git.changed_files]
+        summary = f"Files changed since the merge base: {len(rows)}"
+        tables.append(_Table(escape(summary), "| file |\n|---|", tuple(rows)))
     return tables
 
 
-def _action_row(action: Action, link_base: str | None) -> str:
+def _action_row(action: Action, plan: Plan, link_base: str | None) -> str:
     marker = action.verb.marker
     stage = f" ({action.stage.label})" if action.verb.name == "UPDATE_INVESTOR" else ""
     return (
         f"| <code>{escape(marker)}</code> | {escape(action.key)} | {escape(action.description + stage)} "
-        f"| {_link(action.position, link_base)} |"
+        f"| {_link(action.position, link_base)}{_last_change(action.position, plan)} |"
     )
+
+
+def _last_change(position: SourcePosition | None, plan: Plan) -> str:
+    """Return ", last changed in COMMIT" for the line at POSITION, or "" without git metadata."""
+    if position is None or plan.git is None:
+        return ""
+    commit = plan.git.line_commits.get((position.file, position.line))
+    if commit is None:
+        return ", uncommitted"
+    return f", last changed in {escape(commit[:SHORT_COMMIT])}"
 
 
 def _link(position: SourcePosition | None, link_base: str | None) -> str:

@@ -18,6 +18,7 @@ from reconciler.chain import rpc
 from reconciler.chain.observe import observe
 from reconciler.desired import load_state
 from reconciler.errors import ConfigurationError
+from reconciler.gitops.metadata import read_metadata
 from reconciler.model import Environment
 from reconciler.planning.calls import DEFAULT_GAS_CAP
 from reconciler.planning.plan import Plan, PlanOptions, build_plan
@@ -59,11 +60,14 @@ def make_plan(request: PlanRequest) -> Plan:
     observation = observe(w3, environment)
     log.info("planning %s as signer %s at block %s", environment.name, signer, observation.block_number)
 
+    # Provenance: the commit, and the commit behind each YAML line that an action names.
+    git = read_metadata(request.state_dir, desired.files.values())
     options = PlanOptions(
         signer=signer,
         gas_cap=request.gas_cap,
         allow_mass_change=request.allow_mass_change,
-        git_commit=git_commit(request.state_dir),
+        git_commit=git.commit if git is not None else None,
+        git=git,
     )
     plan = build_plan(desired, observation, options)
 

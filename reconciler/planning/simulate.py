@@ -74,7 +74,10 @@ def simulate_plan(plan: Plan, desired: DesiredState, rpc_url: str) -> Plan:
         f"{'transaction' if count == 1 else 'transactions'} succeeded and the end state matches the YAML"
     )
     log.info("%s", summary)
-    sets = {key: value for key, value in observed.reads.items() if plan.reads.get(key) != value}
+    sets: dict[str, str | None] = {
+        key: value for key, value in observed.reads.items() if plan.reads.get(key) != value
+    }
+    sets.update({key: None for key in plan.reads if key not in observed.reads})
     return replace(plan, simulation=summary, sets=sets)
 
 
@@ -161,6 +164,9 @@ def _send(w3: Web3, plan: Plan, number: int, transaction: Transaction) -> None:
             ]
         ) from None
 
+    # Each simulated block gets a time fixed by the plan, so the times the
+    # contracts record (booked_at, paid_at) and thus the plan file are the same on every run.
+    w3.provider.make_request("evm_setNextBlockTimestamp", [plan.block_timestamp + number])  # type: ignore[arg-type]
     receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction(request))  # type: ignore[arg-type]
     if receipt["status"] != 1:
         raise plan_error(

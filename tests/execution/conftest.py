@@ -1,4 +1,4 @@
-"""Fixtures of the execution tests: the devnet signer, journal and lock folders, manual mining."""
+"""Fixtures of the execution tests: the devnet signer, journal and lock folders, manual mining, the target world."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from execution_support import set_automine
+from target_world import World, build_world
 
 from reconciler.devnet import DEV_PRIVATE_KEY
 from reconciler.execution import Journal, Signer, load_signer
@@ -41,3 +42,13 @@ def manual_mining(chain: Any) -> Iterator[None]:
         yield
     finally:
         set_automine(chain.w3, True)
+
+
+@pytest.fixture(scope="session")
+def target_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """A chain of its own, one 21-action plan away from the target state (target_world.py)."""
+    world = build_world(tmp_path_factory.mktemp("target-world"))
+    try:
+        yield world
+    finally:
+        world.chain.stop()

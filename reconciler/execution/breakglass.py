@@ -1,0 +1,150 @@
+"""Break-glass: pause or unpause the bond token at once, with the reason in the audit trail.
+
+`break_glass` sends one `pause()` or `unpause()` transaction through the same
+execution path as apply (journal, signer, confirmations), without a plan or
+a review. It loads only the environment file, so an invalid investors or
+allocations file cannot hold a pause up. It takes its own lock, named
+`<env>.break-glass`, so a running or stuck apply does not block it.
+`reconciler.cli` maps `jinbi pause` and `jinbi unpause` here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from web3 import Web3
+from web3.exceptions import ContractLogicError
+
+from reconciler.chain import artifacts, rpc
+from reconciler.chain.errors import decode_revert, revert_data
+from reconciler.desired import read_state
+from reconciler.errors import ConfigurationError, DesiredStateError, ExecutionError
+from reconciler.execution.apply import execute
+from reconciler.execution.journal import DEFAULT_JOURNAL_DIR, Journal
+from reconciler.execution.lock import DEFAULT_LOCK_DIR, acquire_lock
+from reconciler.execution.run import signer_for
+from reconciler.execution.transactions import ExecutionResult, TransactionRequest
+from reconciler.gitops.audit import DEFAULT_AUDIT_DIR, WrittenRecord, break_glass_record, write_record
+from reconciler.model import Environment
+from reconciler.planning.run import git_commit
+
+log = logging.getLogger(__name__)
+
+TOKEN_ARTIFACT = "CompliantSecurityToken"
+# pause() and unpause() cost about 30,000 gas on the devnet; the estimate gets this margin.
+GAS_MARGIN_PERCENT = 25
+
+
+@dataclass(frozen=True)
+class BreakGlassResult:
+    """The outcome of a pause or unpause: no transaction when the token already was in that state."""
+
+    environment: str
+    function: str
+    result: ExecutionResult | None
+    record: WrittenRecord | None
+
+    def describe(self) -> str:
+        if self.result is None:
+            state = "paused" if self.function.endswith(".pause") else "not paused"
+            return f"the token of {self.environment} is already {state}: nothing sent"
+        lines = [self.result.describe()]
+        if self.record is not None:
+            lines.append(self.record.describe())
+        return "\n".join(lines)
+
+
+def break_glass(
+    state_dir: Path,
+    env: str,
+    *,
+    pause: bool,
+    reason: str,
+    journal_dir: Path = DEFAULT_JOURNAL_DIR,
+    lock_dir: Path = DEFAULT_LOCK_DIR,
+    audit_dir: Path = DEFAULT_AUDIT_DIR,
+) -> BreakGlassResult:
+    """Pause (or unpause) ENV's token now and record REASON with the transaction in the audit trail.
+
+    Raises ConfigurationError for an empty reason or an unusable signer,
+    DesiredStateError for an invalid environment file, ExecutionError when
+    the call would revert (such as a signer without PAUSER_ROLE) or the
+    transaction is not confirmed, and LockError when another pause runs.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ConfigurationError("the reason is empty", hint="pass --reason with what happened, for the audit trail")
+    environment = _environment(state_dir, env)
+    signer = signer_for(environment)
+    w3 = rpc.connect(environment)
+    address = Web3.to_checksum_address(environment.contracts.security_token)
+    token = w3.eth.contract(address=address, abi=artifacts.load(TOKEN_ARTIFACT).abi)
+    name = "pause" if pause else "unpause"
+    function = f"{TOKEN_ARTIFACT}.{name}"
+
+    # Nothing to send when the token already is where the command wants it.
+    if bool(token.functions.paused().call()) == pause:
+        log.info("the token of %s is already %s", env, "paused" if pause else "unpaused")
+        return BreakGlassResult(env, function, None, None)
+
+    # Estimating first turns a missing role into a decoded error before anything is signed.
+    data = token.encode_abi(name)
+    call = {"from": signer.address, "to": token.address, "data": data}
+    try:
+        estimate = w3.eth.estimate_gas(call)  # type: ignore[arg-type]
+    except ContractLogicError as error:
+        found = revert_data(error)
+        reason_text = str(decode_revert(found)) if found else str(error)
+        raise ExecutionError(
+            f"{function} from {signer.address} would revert: {reason_text}",
+            hint="grant the signer PAUSER_ROLE on the token, or use a key that has it",
+        ) from None
+    block = w3.eth.block_number
+    request = TransactionRequest(
+        index=0, to=token.address, data=data, gas_limit=estimate * (100 + GAS_MARGIN_PERCENT) // 100, description=function
+    )
+
+    # Sent at once, under a lock of its own, in a journal named after the block it was decided at.
+    # NOTE: an apply running with the same key may take the same nonce, and then one of the two fails.
+    lock = acquire_lock(f"{environment.name}.break-glass", directory=lock_dir)
+    try:
+        result = execute(
+            w3,
+            signer,
+            [request],
+            journal=Journal(environment.name, f"{name}-{block}", directory=journal_dir),
+            confirmations=environment.confirmations,
+            lock=lock,
+        )
+    finally:
+        lock.release()
+
+    record = break_glass_record(
+        name,
+        environment=environment.name,
+        chain_id=environment.chain_id,
+        signer=signer.address,
+        reason=reason,
+        outcome=result.outcomes[0],
+        function=function,
+        to=token.address,
+        commit=git_commit(state_dir),
+    )
+    written = write_record(record, f"{name}-{block}", state_dir=state_dir, audit_dir=audit_dir)
+    result.raise_for_failures()
+    log.info("%s confirmed for %s, reason: %s", function, environment.name, reason)
+    return BreakGlassResult(env, function, result, written)
+
+
+def _environment(state_dir: Path, env: str) -> Environment:
+    result = read_state(state_dir, env)
+    if result.environment is None:
+        first = result.diagnostics[0]
+        raise DesiredStateError(
+            f"{first.file}:{first.line}:{first.column}: {first.message}",
+            diagnostics=tuple(result.diagnostics),
+            hint=f"pause needs a valid environment file; run `jinbi validate --env {env}`",
+        )
+    return result.environment

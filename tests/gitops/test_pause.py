@@ -1,0 +1,95 @@
+"""Break-glass pause and unpause: sent at once, reason in the audit trail, reported as drift."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gitops_support import JINBI, SIGNER, Workspace, make_workspace
+
+from reconciler.gitops.audit import NOTES_REF
+
+DRIFT_ARGS = ("drift", "--env", "devnet", "--state-dir", "state")
+PAUSE_LINE = "  token security_token paused: YAML no pause state, chain paused"
+
+
+@pytest.fixture
+def workspace(chain: Any, tmp_path: Path) -> Workspace:
+    return make_workspace(tmp_path / "repo", chain.url)
+
+
+def paused(chain: Any) -> bool:
+    return bool(chain.contracts["security_token"].functions.paused().call())
+
+
+def test_pause_is_drift_until_unpaused(chain: Any, workspace: Workspace) -> None:
+    workspace.apply()
+
+    # A broken investors file must not hold a pause up: pause reads only the environment file.
+    (workspace.env_dir / "investors.yaml").write_text("kind: Investors\ninvestors: [\n", encoding="utf-8")
+    block = chain.w3.eth.block_number
+    sent = workspace.jinbi("pause", "--env", "devnet", "--state-dir", "state", "--reason", "signer key may be leaked")
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.splitlines()[0].startswith("#0 confirmed: CompliantSecurityToken.pause (block ")
+    assert paused(chain)
+
+    # The reason and the transaction are in the record file and in HEAD's note.
+    record = json.loads((workspace.root / ".jinbi" / "audit" / "devnet" / f"pause-{block}.json").read_text())
+    assert record["type"] == "pause"
+    assert record["reason"] == "signer key may be leaked"
+    assert record["signer"] == SIGNER
+    assert record["commit"] == workspace.git("rev-parse", "HEAD")
+    assert record["transactions"][0]["status"] == "confirmed"
+    assert record["transactions"][0]["function"] == "CompliantSecurityToken.pause"
+    note = workspace.git("notes", f"--ref={NOTES_REF}", "show", "HEAD").splitlines()
+    assert json.loads([line for line in note if line][-1]) == record
+
+    # Drift reports the pause, which the YAML cannot adopt yet.
+    workspace.git("checkout", "--", "state/devnet/investors.yaml")
+    drifted = workspace.jinbi(*DRIFT_ARGS, "--write")
+    assert drifted.returncode == 2, drifted.stderr
+    assert drifted.stdout.splitlines()[2:4] == ["changed outside the reconciler (1):", PAUSE_LINE]
+    assert drifted.stdout.splitlines()[-1] == (
+        "not adopted: token security_token paused: the YAML has no pause state yet; "
+        "unpause with `jinbi unpause` or keep the drift"
+    )
+    assert workspace.git("status", "--porcelain") == ""
+
+    again = workspace.jinbi("pause", "--env", "devnet", "--state-dir", "state", "--reason", "still investigating")
+    assert again.returncode == 0
+    assert again.stdout == "the token of devnet is already paused: nothing sent\n"
+
+    lifted = workspace.jinbi("unpause", "--env", "devnet", "--state-dir", "state", "--reason", "key rotated")
+    assert lifted.returncode == 0, lifted.stderr
+    assert not paused(chain)
+    clean = workspace.jinbi(*DRIFT_ARGS)
+    assert clean.returncode == 0, clean.stdout
+
+
+def test_pause_needs_a_reason(chain: Any, workspace: Workspace) -> None:
+    missing = workspace.jinbi("pause", "--env", "devnet", "--state-dir", "state")
+    assert missing.returncode == 1
+    assert "Missing option '--reason'" in missing.stderr
+    empty = workspace.jinbi("pause", "--env", "devnet", "--state-dir", "state", "--reason", "  ")
+    assert empty.returncode == 1
+    assert empty.stderr.splitlines()[0] == "error: the reason is empty"
+    assert not paused(chain)
+
+
+def test_pause_without_the_role_sends_nothing(chain: Any, workspace: Workspace) -> None:
+    # Anvil's second development account has no role on the token.
+    environment = workspace.environ()
+    environment["JINBI_PRIVATE_KEY"] = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+    refused = subprocess.run(
+        [str(JINBI), "pause", "--env", "devnet", "--state-dir", "state", "--reason", "test"],
+        cwd=workspace.root, env=environment, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert refused.returncode == 1
+    first = refused.stderr.splitlines()[0]
+    assert first.startswith("error: CompliantSecurityToken.pause from 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 would revert: ")
+    assert "AccessControlUnauthorizedAccount" in first
+    assert "59c6995e" not in refused.stderr
+    assert not paused(chain)
