@@ -95,9 +95,9 @@ def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
             output.show(str(document["summary"]["text"]))
             _confirm_sending(len(document["transactions"]), environment, request, output)
         else:
-            # NOTE: a plan made here has a new digest, so a rerun after a crash does not resume the crashed
-            # run's journal. A transaction of that run still pending then gets sent again, and the
-            # contracts' unique ids make the copy of a booking or coupon payment revert.
+            # A run that crashed left its journal: wait for what it sent before planning again,
+            # so a transaction still pending is never sent a second time under a new plan.
+            _finish_interrupted_runs(w3, signer, environment, request, output, lock)
             plan = make_plan(
                 PlanRequest(
                     env=request.env,
@@ -117,6 +117,7 @@ def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
         # Send exactly the plan's transactions, recorded in the journal of its digest.
         requests = transaction_requests(document)
         journal = Journal(environment.name, str(document["digest"]), directory=request.journal_dir)
+        _keep_plan_beside(journal, document)
         result = execute(
             w3,
             signer,
@@ -151,6 +152,53 @@ def _confirm_sending(count: int, environment: Environment, request: ApplyRequest
     question = f"Send {count} {'transaction' if count == 1 else 'transactions'} to {environment.name}?"
     if not request.auto_approve and not output.confirm(question):
         raise ExecutionError("apply declined: nothing was sent")
+
+
+def _plan_copy_path(journal: Journal) -> Path:
+    return journal.path.with_name(journal.path.name.removesuffix(".json") + ".plan.json")
+
+
+def _keep_plan_beside(journal: Journal, document: Mapping[str, Any]) -> None:
+    """Save the plan next to its journal, so a later run can finish what this one sent."""
+    path = _plan_copy_path(journal)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _finish_interrupted_runs(
+    w3: Any, signer: Signer, environment: Environment, request: ApplyRequest, output: ApplyOutput, lock: Any
+) -> None:
+    """Wait for every transaction that an interrupted run of ENVIRONMENT journaled but did not see mined.
+
+    Only the journaled transactions are resumed: the ones that run had not
+    signed yet are left to the fresh plan, which is made from the chain after
+    them and so is checked against the YAML as it is now.
+    """
+    folder = request.journal_dir / environment.name
+    for plan_copy in sorted(folder.glob("*.plan.json")):
+        document = json.loads(plan_copy.read_text(encoding="utf-8"))
+        journal = Journal(environment.name, str(document["digest"]), directory=request.journal_dir)
+        if not journal.records or all(record.final for record in journal.records.values()):
+            continue
+        journaled = transaction_requests(document)[: max(journal.records) + 1]
+        output.show(
+            f"Resuming the interrupted apply of plan {document['digest']}: "
+            f"{len(journaled)} journaled {'transaction' if len(journaled) == 1 else 'transactions'}."
+        )
+        result = execute(
+            w3,
+            signer,
+            journaled,
+            journal=journal,
+            confirmations=environment.confirmations,
+            fees=request.fees,
+            timeouts=request.timeouts,
+            progress=output.progress,
+            lock=lock,
+        )
+        output.show(result.describe())
+        result.raise_for_failures()
 
 
 def signer_for(environment: Environment) -> Signer:

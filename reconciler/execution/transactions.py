@@ -130,7 +130,8 @@ class ExecutionResult:
             for status in OutcomeStatus
             if self.with_status(status)
         )
-        lines.append(f"{len(self.outcomes)} transactions: {counts or 'none'}")
+        noun = "transaction" if len(self.outcomes) == 1 else "transactions"
+        lines.append(f"{len(self.outcomes)} {noun}: {counts or 'none'}")
         return "\n".join(lines)
 
     def raise_for_failures(self) -> None:

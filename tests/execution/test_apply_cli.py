@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cli_support import ENV, Completed, texts_with_key, written_texts
+from cli_support import ENV, Completed, edit_yaml, made_up_address, texts_with_key, written_texts
 from execution_support import set_automine, txpool_hashes
 from target_world import BOOKING_BOOKED, TRANSACTIONS, World, assert_converged_once
 from web3 import Web3
@@ -285,3 +285,36 @@ def test_outputs_and_files_carry_no_key(target_world: World) -> None:
     assert any(label.endswith("plan.json") for label in labels)
     assert any("/.jinbi/journal/" in label for label in labels)
     assert texts_with_key(texts) == []
+
+
+def test_fresh_plan_rerun_waits_for_crashed_run(target_world: World) -> None:
+    folder = target_world.new_case("fresh-plan-crash")
+    workspace, w3 = target_world.workspace, target_world.chain.w3
+    fresh_apply = ("apply", "--env", "devnet", "--state-dir", str(workspace.state_dir), "--auto-approve", "--no-simulate")
+    newcomer = made_up_address("fresh-plan-crash/newcomer")
+    investors_file = workspace.env_dir / "investors.yaml"
+    original_investors = investors_file.read_text()
+    set_automine(w3, False)
+    try:
+        # The first apply plans afresh, sends everything, and dies while its transactions are pending.
+        first = workspace.start_jinbi(*fresh_apply, cwd=folder)
+        wait_for_pending(w3, dev_account().address, TRANSACTIONS)
+        first.kill()
+        assert workspace.finish(first).returncode == -9
+
+        # The YAML changes meanwhile, so a fresh plan differs from the crashed one and would repeat its changes.
+        edit_yaml(investors_file, lambda document: document["investors"].update(
+            {newcomer: {"ref": "INV-NEW-1", "kyc": True, "qib": True, "jurisdiction": "US"}}
+        ))
+        rerun = workspace.start_jinbi(*fresh_apply, cwd=folder)
+        time.sleep(3)  # the rerun now waits for the crashed run's receipts
+    finally:
+        set_automine(w3, True)  # mines what is pending
+    finished = workspace.finish(rerun)
+    investors_file.write_text(original_investors)
+
+    assert finished.returncode == 0, finished.describe()
+    assert "Resuming the interrupted apply of plan sha256:" in finished.stdout
+    assert f"{TRANSACTIONS} transactions: {TRANSACTIONS} confirmed" in finished.stdout
+    assert "1 transaction: 1 confirmed" in finished.stdout, finished.stdout
+    assert w3.eth.get_transaction_count(dev_account().address) == target_world.nonce_before + TRANSACTIONS + 1
