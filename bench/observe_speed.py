@@ -2,14 +2,9 @@
 
 For each investor count (1,000, 10,000 and 50,000 by default) the script starts
 its own anvil on a free 127.0.0.1 port with the suite deployed
-(reconciler.devnet.LocalChain) and seeds it from anvil's first development
-account with the batch setters:
-
-  investors      N, through ComplianceRegistry.setInvestors, 500 packed words a transaction;
-                 half US QIBs, half Reg S investors in five other countries with a lockup
-  blocked        152 of them, through one blockAddresses
-  allocations    500 bookings through DvPSettlement.book, 50 of them then cancelled
-  coupon cycles  40 quarterly cycles paid through CorporateActions.payCoupon
+(reconciler.devnet.LocalChain). bench/seeding.py then writes N investors, 152
+of them blocked, 500 allocations (50 cancelled) and 40 paid coupon cycles
+through the batch setters.
 
 It then times `observe` (one warm-up run, then RUNS runs, median) and counts its
 JSON-RPC requests with the counting connection of reconciler.chain.rpc. At
@@ -43,15 +38,16 @@ from pathlib import Path
 from typing import Any
 
 from eth_utils.address import to_checksum_address
+from seeding import ALLOCATIONS, BLOCKED, CANCELLED, COUPON_CYCLES, environment_for, seed
 from web3 import Web3
 
 from reconciler import PROJECT_ROOT
-from reconciler.chain import artifacts, rpc
+from reconciler.chain import rpc
 from reconciler.chain.observe import ARTIFACTS, BOOKING_STATUSES, MANAGED_ROLES, observe
+from reconciler.chain.packing import jurisdiction_from_int
 from reconciler.chain.reader import ContractCall, PinnedReader
-from reconciler.chain.packing import PackedInvestor, jurisdiction_from_int, pack_investor
 from reconciler.desired import read_state
-from reconciler.devnet import LocalChain, write_environment
+from reconciler.devnet import LocalChain
 from reconciler.model import (
     Allocation,
     CouponCycle,
@@ -64,121 +60,13 @@ from reconciler.model import (
 
 DEFAULT_SIZES = (1_000, 10_000, 50_000)
 COMPARED_SIZE = 10_000  # the size observed by both readers and measured for memory
-BLOCKED = 152
-ALLOCATIONS = 500
-CANCELLED = 50
-COUPON_CYCLES = 40
 RUNS = 3
-
-INVESTORS_PER_TRANSACTION = 500
-BOOKINGS_PER_TRANSACTION = 100
-SEED_GAS = 29_000_000  # below the devnet's 30,000,000 block gas limit
-# Fee cap of seeding transactions. Back-to-back full blocks raise the base fee
-# faster than web3's default cap (twice the latest base fee) follows.
-SEED_MAX_FEE = 10**13
-DAY = 86_400
-TOKEN = 10**18
-USDC = 10**6
-REGS_JURISDICTIONS = ("DE", "GB", "SG", "JP", "CH")
 
 TARGET_REQUESTS = 60
 TARGET_SPEEDUP = 20
 TARGET_PEAK_MB = 300
 RESULTS = PROJECT_ROOT / "bench" / "RESULTS.md"
 SECTION = "## Observe speed"
-
-
-# --- seeding -------------------------------------------------------------------
-
-
-def _send_all(w3: Web3, sender: str, calls: list[Any]) -> None:
-    """Send CALLS from SENDER back to back (anvil mines each at once), then check every receipt."""
-    fees = {"maxFeePerGas": SEED_MAX_FEE, "maxPriorityFeePerGas": 10**9}
-    hashes = [call.transact({"from": sender, "gas": SEED_GAS, **fees}) for call in calls]
-    for tx_hash in hashes:
-        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
-        if receipt["status"] != 1:
-            raise SystemExit(f"seeding transaction {tx_hash.hex()} failed")
-
-
-def _contract(w3: Web3, address: str, key: str) -> Any:
-    return w3.eth.contract(address=address, abi=artifacts.load(ARTIFACTS[key]).abi)
-
-
-def investor_address(index: int) -> str:
-    """Return a made-up, never-signing investor address for INDEX (from 0x…100000 up, clear of precompiles)."""
-    return to_checksum_address((0x10_0000 + index).to_bytes(20, "big"))
-
-
-def seed(chain: LocalChain, investors: int) -> None:
-    """Seed CHAIN with INVESTORS investors, 152 blocked, 500 bookings (50 cancelled) and 40 paid coupon cycles."""
-    w3 = chain.w3
-    deployment = chain.deployment
-    admin = deployment.treasury
-    registry = _contract(w3, deployment.compliance_registry, "compliance_registry")
-    dvp = _contract(w3, deployment.dvp_settlement, "dvp_settlement")
-    corporate_actions = _contract(w3, deployment.corporate_actions, "corporate_actions")
-    usdc = _contract(w3, deployment.usdc, "usdc")
-    start = int(w3.eth.get_block("latest")["timestamp"])
-
-    # Even indexes are US QIBs; odd ones Reg S investors with a lockup.
-    words = [
-        pack_investor(
-            PackedInvestor(investor_address(i), True, True, "US", 0)
-            if i % 2 == 0
-            else PackedInvestor(investor_address(i), True, False, REGS_JURISDICTIONS[i % 5], start + 400 * DAY + i)
-        )
-        for i in range(investors)
-    ]
-    calls = [
-        registry.functions.setInvestors(words[i : i + INVESTORS_PER_TRANSACTION])
-        for i in range(0, len(words), INVESTORS_PER_TRANSACTION)
-    ]
-    # The last investors are blocked; bookings go to the first ones, which are not.
-    calls.append(registry.functions.blockAddresses([investor_address(investors - 1 - i) for i in range(BLOCKED)]))
-    bookings = [
-        (
-            f"ALLOC-{i + 1:05d}".encode().ljust(32, b"\0"),
-            (b"144A" if i % 2 == 0 else b"RegS").ljust(32, b"\0"),
-            investor_address(i),
-            (1_000 + i) * TOKEN,
-            1 * USDC - (i % 3) * 500,
-        )
-        for i in range(ALLOCATIONS)
-    ]
-    calls += [
-        dvp.functions.book(bookings[i : i + BOOKINGS_PER_TRANSACTION])
-        for i in range(0, ALLOCATIONS, BOOKINGS_PER_TRANSACTION)
-    ]
-    calls.append(dvp.functions.cancel([booking[0] for booking in bookings[:CANCELLED]]))
-    coupon_total = sum(10_000 * USDC + number for number in range(1, COUPON_CYCLES + 1))
-    calls.append(usdc.functions.approve(deployment.corporate_actions, coupon_total))
-    _send_all(w3, admin, calls)
-
-    # Quarterly cycles whose payment dates end before the chain's clock; a later
-    # one would need the clock moved with evm_setNextBlockTimestamp first.
-    today = start - start % DAY
-    cycle_calls = []
-    for number in range(1, COUPON_CYCLES + 1):
-        payment_date = today - (COUPON_CYCLES - number + 1) * 91 * DAY
-        year, quarter = 2016 + (number - 1) // 4, (number - 1) % 4 + 1
-        cycle_calls.append(
-            corporate_actions.functions.payCoupon(
-                number, f"{year}-Q{quarter}", 125, payment_date - 14 * DAY, payment_date, 10_000 * USDC + number
-            )
-        )
-    now = int(w3.eth.get_block("latest")["timestamp"])
-    if any(call.args[4] > now for call in cycle_calls):
-        w3.provider.make_request("evm_setNextBlockTimestamp", [max(call.args[4] for call in cycle_calls)])  # type: ignore[arg-type]
-    _send_all(w3, admin, cycle_calls)
-
-
-def environment_for(chain: LocalChain, scratch: Path) -> Environment:
-    """Load the devnet environment file that `jinbi devnet up` would write for CHAIN."""
-    write_environment(scratch / "devnet" / "environment.yaml", chain.deployment)
-    environment = read_state(scratch, "devnet").environment
-    assert environment is not None
-    return environment
 
 
 # --- the naive reader ------------------------------------------------------------
