@@ -358,7 +358,12 @@ def plan_command(
     elif output_format is PlanFormat.MARKDOWN:
         typer.echo("\n".join(render_markdown(plan, link_base=link_base)), nl=False)
     else:
-        Console(soft_wrap=True, highlight=False, emoji=False).print(render_text(plan), end="")
+        console = Console(soft_wrap=True, highlight=False, emoji=False)
+        if console.is_terminal:
+            console.print(render_text(plan), end="")
+        else:
+            # Plain text without colours; rich's print costs seconds for tens of thousands of lines.
+            sys.stdout.write(render_text(plan).plain)
     return 2 if detailed_exitcode and plan.has_changes else 0
 
 

@@ -54,7 +54,7 @@ class Verb(Enum):
     def phrase(self, count: int) -> str:
         """Write COUNT with the verb's noun phrase, such as "3 addresses to block"."""
         info: VerbInfo = self.value
-        return f"{count} {info.singular if count == 1 else info.plural}"
+        return f"{count:,} {info.singular if count == 1 else info.plural}"
 
 
 @dataclass(frozen=True)

@@ -229,7 +229,7 @@ def test_long_comment_splits_at_row_boundaries() -> None:
     assert [row for part in parts for row in rows(part)] == rows(whole)
     assert "<summary>Investors&#58; 1500 to change, continued</summary>" in parts[1]
     assert parts[-1].rstrip().endswith(
-        "**Plan&#58; 1500 investors to add in 8 transactions&#46;**"
+        "**Plan&#58; 1,500 investors to add in 8 transactions&#46;**"
     )
 
 
