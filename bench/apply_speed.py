@@ -139,7 +139,7 @@ def measure_apply(label: str, options: tuple[str, ...], runs: int, folder: Path)
         finally:
             chain.stop()
 
-    (journal,) = (workdir / ".jinbi" / "journal" / "devnet").glob("*.json")
+    (journal,) = [path for path in (workdir / ".jinbi" / "journal" / "devnet").glob("*.json") if not path.name.endswith(".plan.json")]
     for record in json.loads(journal.read_text())["transactions"]:
         function = record["description"].split(" ", 1)[0]
         measurement.transactions[function] += 1

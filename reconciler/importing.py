@@ -40,6 +40,7 @@ from reconciler.model import (
     AllocationStatus,
     Environment,
     Investor,
+    Partition,
     SanctionsEntry,
     State,
 )
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 REF_PLACEHOLDER_PREFIX = "IMPORTED-"
 SOURCE_PLACEHOLDER = "IMPORTED"
+# The policy's Reg S lockup when the environment file does not say.
+DEFAULT_REGS_LOCKUP_DAYS = 40
 IMPORTED_KINDS = ("Investors", "Sanctions", "Allocations", "CouponCycles")
 
 
@@ -126,7 +129,9 @@ def import_state(state_dir: Path, env: str, *, out_dir: Path | None = None, w3: 
 
     observation = observe(w3 if w3 is not None else rpc.connect(environment), environment)
 
-    state, placeholders = fill_unobserved(observation, existing.state)
+    state, placeholders = fill_unobserved(
+        observation, existing.state, regs_lockup_days=environment.policy.regs_lockup_days
+    )
     texts = render_files(state, environment, observation, placeholders)
 
     # Check the files as the loader will read them, next to a copy of the environment file.
@@ -154,8 +159,15 @@ def _invalid_environment(diagnostics: list[Diagnostic], env: str) -> DesiredStat
 # --- fields the chain does not hold -------------------------------------------
 
 
-def fill_unobserved(observation: Observation, existing: State) -> tuple[State, Placeholders]:
-    """Complete the observed state with refs, sources, listing and trade dates from EXISTING or placeholders."""
+def fill_unobserved(
+    observation: Observation, existing: State, *, regs_lockup_days: int = DEFAULT_REGS_LOCKUP_DAYS
+) -> tuple[State, Placeholders]:
+    """Complete the observed state with refs, sources, listing and trade dates from EXISTING or placeholders.
+
+    A placeholder trade date is the booking's day, or for a Reg S booking the
+    last day that its investor's lockup still covers by REGS_LOCKUP_DAYS when
+    that is earlier, so the imported files pass the Reg S lockup rule.
+    """
     observed = observation.state
     block_date = observation.block_timestamp - observation.block_timestamp % SECONDS_PER_DAY
 
@@ -186,7 +198,12 @@ def fill_unobserved(observation: Observation, existing: State) -> tuple[State, P
             allocations[allocation_id] = replace(allocation, trade_date=known_allocation.trade_date)
         else:
             booked_at = int(observation.reads[f"allocations/{allocation_id}/booked_at"])
-            allocations[allocation_id] = replace(allocation, trade_date=booked_at - booked_at % SECONDS_PER_DAY)
+            trade_date = booked_at - booked_at % SECONDS_PER_DAY
+            lockup_until = getattr(observed.investors.get(allocation.investor), "lockup_until", None)
+            if allocation.partition is Partition.REG_S and lockup_until:
+                latest = lockup_until - regs_lockup_days * SECONDS_PER_DAY
+                trade_date = min(trade_date, latest - latest % SECONDS_PER_DAY)
+            allocations[allocation_id] = replace(allocation, trade_date=trade_date)
 
     placeholders = Placeholders(
         refs=tuple(sorted(missing_refs, key=str.lower)),
@@ -242,7 +259,8 @@ def render_files(
         else [],
         "Allocations": [
             f"# The chain stores no trade dates: {_count(len(placeholders.trade_dates), 'allocation')} "
-            "have the booking date on chain as trade_date. Replace it with the date the trade was agreed."
+            "have the booking date on chain as trade_date (for Reg S, at the latest the lockup end "
+            "less the policy's lockup days). Replace it with the date the trade was agreed."
         ]
         if placeholders.trade_dates
         else [],

@@ -88,22 +88,12 @@ def jinbi_import(chain: Any, state_dir: Path) -> subprocess.CompletedProcess[str
     )
 
 
-# NOTE: importing without the Allocations file fails. `jinbi import` gives each booking its
-# booking date on chain as trade_date, the committed Reg S lockups end less than
-# policy.regs_lockup_days after that date, and so the loader rejects the files it wrote.
-IMPORT_PLACEHOLDER_TRADE_DATES = pytest.mark.xfail(
-    reason="jinbi import writes a booking date as trade_date that the Reg S lockup rule then rejects",
-    raises=AssertionError,
-    strict=True,
-)
-
-
 @pytest.mark.parametrize(
     ("bring_chain", "start_files", "counts"),
     [
         (fresh, ("environment.yaml",), (0, 0, 0, 0)),
         (devnet_applied, ("environment.yaml", "allocations.yaml"), (40, 9, 9, 0)),
-        pytest.param(devnet_applied, ("environment.yaml",), (40, 9, 9, 0), marks=IMPORT_PLACEHOLDER_TRADE_DATES),
+        (devnet_applied, ("environment.yaml",), (40, 9, 9, 0)),
         (lifecycle, EVERY_FILE, (40, 8, 9, 1)),
     ],
     ids=["fresh-deployment", "devnet-applied-placeholders", "devnet-applied-environment-only", "lifecycle-committed-files"],
