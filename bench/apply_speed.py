@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from pathlib import Path
 from onboarding_gas import machine
 from web3 import Web3
 
+from results import RESULTS, record_section
 from reconciler import PROJECT_ROOT
 from reconciler.chain import artifacts
 from reconciler.chain.observe import observe
@@ -53,7 +53,6 @@ from reconciler.devnet import DEV_PRIVATE_KEY, GENESIS_TIMESTAMP, LocalChain, de
 from reconciler.planning.calls import DEFAULT_GAS_CAP, NEW_INVESTOR_GAS, TX_BASE_GAS
 from reconciler.planning.plan import PlanOptions, build_plan
 
-RESULTS = PROJECT_ROOT / "bench" / "RESULTS.md"
 SECTION = "## Apply speed"
 JINBI = Path(sys.executable).parent / "jinbi"
 OFAC_LIST = Path("..") / "shared" / "data" / "ofac-eth" / "sanctioned-eth-2024-09-27.txt"  # from the repository root
@@ -277,15 +276,6 @@ def _batching_note(measurement: Measurement) -> str:
     )
 
 
-def record(section: str) -> None:
-    """Replace the Apply speed section of bench/RESULTS.md, leaving every other section as it is."""
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def main() -> int:
@@ -317,7 +307,7 @@ def main() -> int:
     section = render(measurements, checks, arguments.runs, anvil)
     print(section)
     if arguments.record:
-        record(section)
+        record_section(SECTION, section)
         print(f"recorded in {RESULTS}", file=sys.stderr)
     return 0 if all(passed for _, passed in checks) else 1
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_utils.address import to_checksum_address
+from results import record_section
 from seeding import ALLOCATIONS, BLOCKED, CANCELLED, COUPON_CYCLES, environment_for, seed
 from web3 import Web3
 
@@ -65,7 +66,6 @@ RUNS = 3
 TARGET_REQUESTS = 60
 TARGET_SPEEDUP = 20
 TARGET_PEAK_MB = 300
-RESULTS = PROJECT_ROOT / "bench" / "RESULTS.md"
 SECTION = "## Observe speed"
 
 
@@ -262,15 +262,6 @@ def _growth(timings: list[Timing]) -> list[str]:
     return [f"Growth from {first.investors:,} investors: " + "; ".join(parts) + "."]
 
 
-def record(section: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8")
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("" if end == -1 else "\n" + text[end + 1 :])
-    RESULTS.write_text(text, encoding="utf-8")
 
 
 def main() -> int:
@@ -313,7 +304,7 @@ def main() -> int:
     section, passed = report(timings, naive_seconds, naive_calls, memory)
     print(section)
     if options.record:
-        record(section)
+        record_section(SECTION, section)
     return 0 if passed else 1
 
 

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from observe_speed import naive_observe
+from results import record_section
 from seeding import ALLOCATIONS, BLOCKED, CANCELLED, COUPON_CYCLES, environment_for
 from seeding import seed_investors_and_bookings, seed_sanctions_and_coupons
 
@@ -80,7 +81,6 @@ TARGET_SECONDS = 3.0
 TARGET_REQUESTS = 60
 TARGET_SPEEDUP = 20
 TARGET_PEAK_MB = 300
-RESULTS = PROJECT_ROOT / "bench" / "RESULTS.md"
 SECTION = "## Plan speed"
 
 T = TypeVar("T")
@@ -486,15 +486,6 @@ def _growth(results: list[SizeResult]) -> list[str]:
     return [f"Growth from {first.investors:,} investors: " + "; ".join(parts) + "."]
 
 
-def record(section: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8")
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("" if end == -1 else "\n" + text[end + 1 :])
-    RESULTS.write_text(text, encoding="utf-8")
 
 
 def main() -> int:
@@ -515,7 +506,7 @@ def main() -> int:
     section, passed = report(results, f".venv/bin/python {command} --record")
     print(section)
     if options.record:
-        record(section)
+        record_section(SECTION, section)
     return 0 if passed else 1
 
 

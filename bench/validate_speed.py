@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import yaml
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from results import RESULTS, record_section
 from reconciler import PROJECT_ROOT
 from reconciler.desired import dump_state, read_state
 from reconciler.desired import values as desired_values
@@ -45,7 +45,6 @@ INVESTORS = 10_000
 BLOCKED = 1_000
 ALLOCATIONS = 1_000
 LIMIT_SECONDS = 2.0
-RESULTS = PROJECT_ROOT / "bench" / "RESULTS.md"
 SECTION = "## Validate speed"
 JURISDICTIONS = ["US", "GB", "DE", "SG", "JP", "CH", "FR", "NL", "NO", "LU"]
 TRADE_DATE = 1_788_220_800  # 2026-09-01
@@ -192,15 +191,6 @@ def render(
     return "\n".join(lines)
 
 
-def record(section: str) -> None:
-    """Replace the Validate speed section of bench/RESULTS.md, leaving every other section as it is."""
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -221,7 +211,7 @@ def main() -> None:
         json.dumps({"command_seconds": command_timings, "in_process_seconds": in_process, "reference_seconds": plain})
     )
     if arguments.record:
-        record(section)
+        record_section(SECTION, section)
         print(f"recorded in {RESULTS}", file=sys.stderr)
 
 
