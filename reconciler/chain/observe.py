@@ -283,8 +283,8 @@ def _check_decimals(summary: _Summary, contracts: _Contracts, environment: Envir
             raise ChainError(
                 f"{call.describe()} on {call.address} returned {found} at block {pin.number}, "
                 f"but environment {environment.name} has decimals.{key}: {written}",
-                hint=f"set decimals.{key}: {found} in the environment file if the contract is right, "
-                f"or correct contracts.{key} if it names the wrong contract; amounts in YAML depend on it",
+                hint=f"check contracts.{key} in the environment file: it must name a token with {written} "
+                "decimals, because the amounts in the YAML are converted with them",
             )
 
 

@@ -317,7 +317,7 @@ def test_usdc_decimals_mismatch(chain: Any, environment: Environment) -> None:
     assert caught.value.message.startswith(f"USDC.decimals() on {usdc} returned 6 at block ")
     assert caught.value.message.endswith("but environment devnet has decimals.usdc: 18")
     assert caught.value.hint is not None
-    assert caught.value.hint.startswith("set decimals.usdc: 6 in the environment file")
+    assert caught.value.hint.startswith("check contracts.usdc in the environment file: it must name a token with 18")
 
 
 def test_token_decimals_mismatch(chain: Any, environment: Environment) -> None:
