@@ -1,4 +1,4 @@
-"""What the devnet needs besides the reconciler: investors who settle, and a clock that can move.
+"""Devnet stand-ins for the world outside the reconciler: investors who settle, and a clock that moves.
 
 On a real chain, investors settle their own bookings and time passes by
 itself. On the devnet, `jinbi devnet settle` plays every investor with an open
@@ -110,10 +110,10 @@ def warp(port: int, target: int) -> str:
     """Mine a block at Unix time TARGET, unless the chain's clock is already there."""
     w3 = _devnet(port)
     now = w3.eth.get_block("latest")["timestamp"]
-    shown = datetime.fromtimestamp(target, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    target_text = datetime.fromtimestamp(target, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if now >= target:
         current = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return f"the devnet clock is at {current}, already at or after {shown}; nothing to do"
+        return f"the devnet clock is at {current}, already at or after {target_text}; nothing to do"
     w3.provider.make_request("evm_setNextBlockTimestamp", [target])  # type: ignore[arg-type]
     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    return f"moved the devnet clock to {shown} (block {w3.eth.block_number})"
+    return f"moved the devnet clock to {target_text} (block {w3.eth.block_number})"
