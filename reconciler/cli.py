@@ -620,6 +620,35 @@ def changed_environments_command(
 
     typer.echo(json.dumps(changed_environments(state_dir, base, exclude=exclude or ())))
 
+
+class CheckFormat(str, Enum):
+    TEXT = "text"
+    JSON = "json"
+
+
+@app.command("check")
+def check_command(
+    env: EnvOption,
+    state_dir: StateDirOption = Path("state"),
+    output_format: Annotated[
+        CheckFormat,
+        typer.Option("--format", help="text: for a terminal; json: one document with every finding."),
+    ] = CheckFormat.TEXT,
+) -> int:
+    """Run the morning checklist against ENV's chain at one block, read-only.
+
+    Checks each price feed's latest round against its heartbeat and for a
+    positive answer, the token's pause, each partition's supply against its
+    settled allocations, and reports the USDC held by CorporateActions, the
+    bookings awaiting settlement and the latest custody attestation.
+    Exit codes: 0 no alert, 2 at least one alert, 1 error.
+    """
+    from reconciler.checks import run_check
+
+    report = run_check(state_dir, env)
+    typer.echo(report.to_json() if output_format is CheckFormat.JSON else report.describe(), nl=False)
+    return 2 if report.alerts else 0
+
 def _fail(message: str, hint: str | None) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     if hint:
