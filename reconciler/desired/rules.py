@@ -59,7 +59,7 @@ def check_rules(context: RuleContext) -> list[Diagnostic]:
     findings.extend(_unique_refs(context))
     findings.extend(_delisting_dates(context))
     for allocation in context.state.allocations.values():
-        # A settled allocation was booked first, so the booking rules still hold for it.
+        # Booking rules hold for booked allocations; a settled one only needs its investor declared.
         if allocation.status in (AllocationStatus.BOOKED, AllocationStatus.SETTLED) and (
             "Investors" not in context.unparsed_kinds
         ):
@@ -132,8 +132,6 @@ def _delisting_dates(context: RuleContext) -> Iterator[Diagnostic]:
 
 
 def _allocation_rules(context: RuleContext, allocation: Allocation) -> Iterator[Diagnostic]:
-    # NOTE: a booked or settled allocation keeps these rules on its investor, so revoking the
-    # investor later fails them. The planner may need to exempt settled ones.
     label = f"allocation {allocation.id}"
     address = allocation.investor
     investor_at = context.at("allocations", allocation.id, "investor")
@@ -151,13 +149,16 @@ def _allocation_rules(context: RuleContext, allocation: Allocation) -> Iterator[
         )
         return
     investor_line = context.at("investors", address)
+    if allocation.status is AllocationStatus.SETTLED:
+        return  # history: the investor may since have been revoked or blocked
 
     if not investor.kyc:
         yield Diagnostic.at(
             investor_at,
             "allocation.investor-not-kyc",
             f"{label}: investor {address} has kyc: false",
-            f"book allocations only for KYC'd investors ({investor_line}), or cancel it with status: cancelled",
+            f"book allocations only for KYC'd investors ({investor_line}), or cancel it with status: cancelled; "
+            "if the investor settled it on chain already, write status: settled",
         )
     entry = context.state.sanctions.get(address)
     if entry is not None and entry.blocked:
@@ -165,7 +166,8 @@ def _allocation_rules(context: RuleContext, allocation: Allocation) -> Iterator[
             investor_at,
             "allocation.investor-blocked",
             f"{label}: investor {address} is blocked ({entry.source}, listed on {format_date(entry.listed_on)})",
-            f"cancel the allocation with status: cancelled (sanctions entry at {context.at('sanctions', address)})",
+            f"cancel the allocation with status: cancelled (sanctions entry at {context.at('sanctions', address)}); "
+            "if the investor settled it on chain already, write status: settled",
         )
 
     if allocation.partition is Partition.RULE_144A and not investor.qib:

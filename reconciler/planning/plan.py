@@ -13,7 +13,8 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.chain.observe import Observation
@@ -23,6 +24,7 @@ from reconciler.gitops.metadata import GitMetadata
 from reconciler.model import Environment
 from reconciler.planning.actions import derive_actions
 from reconciler.planning.calls import DEFAULT_GAS_CAP, EIP_7825_TX_GAS_LIMIT
+from reconciler.planning.changes import Kind
 from reconciler.planning.checks import check_mass_change, check_signer
 from reconciler.planning.coupons import CouponInputs, coupon_actions
 from reconciler.planning.diff import diff
@@ -117,6 +119,9 @@ def build_plan(desired: DesiredState, observation: Observation, options: PlanOpt
             hint=f"point {environment.rpc_url_env} at the {environment.name} chain",
         )
 
+    # A delisting dated after the chain's time is not due: the address stays blocked until then.
+    desired, scheduled_delistings = _due_delistings_only(desired, observation.block_timestamp)
+
     # The diff compares chain-visible fields only; each change then becomes an action, a warning or a problem.
     changes = diff(desired, observation.state)
     derived = derive_actions(desired, observation.state, changes)
@@ -140,7 +145,7 @@ def build_plan(desired: DesiredState, observation: Observation, options: PlanOpt
     if problems:
         raise plan_error(problems)
 
-    warnings = list(derived.warnings)
+    warnings = list(derived.warnings) + scheduled_delistings
     if options.gas_cap > EIP_7825_TX_GAS_LIMIT:
         warnings.append(
             PlanWarning(
@@ -167,6 +172,32 @@ def build_plan(desired: DesiredState, observation: Observation, options: PlanOpt
         warnings=tuple(warnings),
         git=options.git,
     )
+
+
+def _due_delistings_only(desired: DesiredState, now: int) -> tuple[DesiredState, list[PlanWarning]]:
+    """Keep sanctions entries whose delisted_on is after NOW blocked, with a warning for each."""
+    future = {
+        address: entry
+        for address, entry in desired.state.sanctions.items()
+        if entry.delisted_on is not None and entry.delisted_on > now
+    }
+    if not future:
+        return desired, []
+    sanctions = dict(desired.state.sanctions)
+    warnings = []
+    for address, entry in sorted(future.items(), key=lambda item: item[0].lower()):
+        sanctions[address] = replace(entry, delisted_on=None)
+        day = datetime.fromtimestamp(entry.delisted_on or 0, UTC).date().isoformat()
+        warnings.append(
+            PlanWarning(
+                "delisting-scheduled",
+                Kind.SANCTIONS_ENTRY,
+                address,
+                f"{address} is delisted on {day}, after the chain's time: it stays blocked until a plan on or after that date",
+            )
+        )
+    state = replace(desired.state, sanctions=sanctions)
+    return replace(desired, state=state), warnings
 
 
 def plan_error(problems: Sequence[Problem]) -> PlanError:

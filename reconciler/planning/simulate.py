@@ -183,8 +183,11 @@ def _send(w3: Web3, plan: Plan, number: int, transaction: Transaction) -> None:
 
 
 def _must_be_gone(change: Change, plan: Plan) -> bool:
-    """Tell whether CHANGE should have been reconciled: drift and coupons not yet due stay."""
+    """Return whether CHANGE should have been reconciled: drift, coupons and delistings not yet due stay."""
     if change.operation is Operation.REMOVE:
+        return False
+    delistings = {warning.key for warning in plan.warnings if warning.code == "delisting-scheduled"}
+    if change.kind is Kind.SANCTIONS_ENTRY and change.key in delistings:
         return False
     scheduled = {item.cycle_id for item in plan.scheduled}
     return not (change.kind is Kind.COUPON_CYCLE and change.key in scheduled)

@@ -60,7 +60,7 @@ def test_investor_without_kyc(tree: StateTree) -> None:
     assert error.message == f"allocation ALLOC-0001: investor {US_QIB} has kyc: false"
     assert error.hint == (
         f"book allocations only for KYC'd investors ({tree.file('investors.yaml')}:{line}:3), "
-        "or cancel it with status: cancelled"
+        "or cancel it with status: cancelled; if the investor settled it on chain already, write status: settled"
     )
     assert (error.line, error.column, error.code) == (6, 45, "allocation.investor-not-kyc")
 
@@ -74,7 +74,8 @@ def test_investor_blocked(tree: StateTree) -> None:
 
     assert error.message == f"allocation ALLOC-0001: investor {US_QIB} is blocked (OFAC-SDN, listed on 2026-08-20)"
     assert error.hint == (
-        f"cancel the allocation with status: cancelled (sanctions entry at {tree.file('sanctions.yaml')}:6:3)"
+        f"cancel the allocation with status: cancelled (sanctions entry at {tree.file('sanctions.yaml')}:6:3); "
+        "if the investor settled it on chain already, write status: settled"
     )
     assert (error.line, error.column, error.code) == (6, 45, "allocation.investor-blocked")
 
@@ -168,6 +169,18 @@ def test_regs_lockup_days_from_policy(tree: StateTree) -> None:
     assert (
         "needs a lockup until at least 2026-10-31T00:00:00Z (60 days after trade_date 2026-09-01)" in errors[0].message
     )
+
+
+def test_settled_allocation_allows_blocked_holder(tree: StateTree) -> None:
+    edit(
+        tree, "sanctions.yaml", "blocked:\n", f'blocked:\n  "{US_QIB}": {{source: OFAC-SDN, listed_on: "2026-11-01"}}\n'
+    )
+    edit_investor(tree, US_QIB, "kyc: true", "kyc: false")
+    edit(tree, "allocations.yaml", 'trade_date: "2026-09-01"}', 'trade_date: "2026-09-01", status: settled}')
+
+    result = tree.read()
+
+    assert result.diagnostics == []
 
 
 def test_cancelled_allocation_not_checked(tree: StateTree) -> None:

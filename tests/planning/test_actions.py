@@ -291,3 +291,31 @@ def test_other_signer_pays_when_allowance_suffices() -> None:
     result = plan(wanted, observed, signer=OTHER)
     assert [tx.function.qualified_name for tx in result.transactions] == ["CorporateActions.payCoupon"]
     assert result.transactions[0].sender == OTHER
+
+
+# --- delistings dated after the chain's time ----------------------------------
+
+
+def test_future_delisting_keeps_address_blocked() -> None:
+    on_chain = chain_view(state(sanctions=[blocked(11)]))
+    wanted = state(sanctions=[blocked(11, delisted_on=NOW + DAY)])
+
+    result = plan(wanted, observation(on_chain))
+
+    assert result.transactions == ()
+    assert [warning.code for warning in result.warnings] == ["delisting-scheduled"]
+    assert result.warnings[0].message == (
+        f"{address(11)} is delisted on 2026-12-02, after the chain's time: "
+        "it stays blocked until a plan on or after that date"
+    )
+
+
+def test_due_delisting_unblocks() -> None:
+    on_chain = chain_view(state(sanctions=[blocked(11)]))
+    wanted = state(sanctions=[blocked(11, delisted_on=NOW)])
+
+    result = plan(wanted, observation(on_chain))
+
+    assert [transaction.function.qualified_name for transaction in result.transactions] == [
+        "ComplianceRegistry.unblockAddresses"
+    ]

@@ -63,7 +63,7 @@ def lifecycle(chain: Any) -> None:
     delisted = "0x417568b76BB9809aBa037e3fdfB5BF38CC5561A3"
     edited = State(
         investors={**model.investors, revoked: replace(model.investors[revoked], kyc=False)},
-        sanctions={**model.sanctions, delisted: replace(model.sanctions[delisted], delisted_on=parse_date("2026-11-01"))},
+        sanctions={**model.sanctions, delisted: replace(model.sanctions[delisted], delisted_on=parse_date("2026-09-30"))},
         allocations={
             **model.allocations,
             "ALLOC-0009": replace(model.allocations["ALLOC-0009"], status=AllocationStatus.CANCELLED),
