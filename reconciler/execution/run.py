@@ -244,7 +244,56 @@ def read_plan_file(path: Path, environment: Environment) -> dict[str, Any]:
             f"not {environment.name} (chain id {environment.chain_id})",
             hint=f"pass --env {document['environment']}, or plan {environment.name} again",
         )
+    check_calls(document, environment, path)
     return document
+
+
+def check_calls(document: Mapping[str, Any], environment: Environment, path: Path) -> None:
+    """Raise PlanError unless each transaction goes to its contract and its calldata encodes the call shown.
+
+    The digest only proves that the file is consistent with itself; this ties
+    the bytes that are sent to the decoded call that reviewers read.
+    NOTE: the actions' descriptions are not re-derived from the call
+    arguments, so a file rewritten consistently throughout still passes. The
+    merge job plans again from the merged commit instead of trusting a file.
+    """
+    from eth_abi.abi import decode
+    from eth_utils.crypto import keccak
+
+    from reconciler.planning.plan import json_value
+
+    for transaction in document["transactions"]:
+        number = transaction["index"]
+        contract = transaction["contract"]
+        expected_to = getattr(environment.contracts, contract, None)
+        if expected_to is None or str(transaction["to"]).lower() != expected_to.lower():
+            raise PlanError(
+                f"plan file {path}: transaction {number} goes to {transaction['to']}, "
+                f"not to contracts.{contract} of environment {environment.name} ({expected_to})",
+                hint="apply only a plan file that `jinbi plan --out` wrote for this environment",
+            )
+        call = transaction["call"]
+        data = bytes.fromhex(str(transaction["data"]).removeprefix("0x"))
+        types = [argument["type"] for argument in call["arguments"]]
+        shown = [argument["value"] for argument in call["arguments"]]
+        try:
+            selector_matches = data[:4] == keccak(text=call["signature"])[:4]
+            decoded = json_value(list(decode(types, data[4:]))) if selector_matches else None
+        except Exception:  # noqa: BLE001 - any decoding failure means the bytes are not the call shown
+            decoded = None
+        if decoded is None or _lowered(decoded) != _lowered(shown):
+            raise PlanError(
+                f"plan file {path}: the calldata of transaction {number} does not encode the call it shows "
+                f"({call['signature']})",
+                hint="the file was altered after planning: plan again with `jinbi plan --out` and have it reviewed",
+            )
+
+
+def _lowered(value: Any) -> Any:
+    """Return VALUE with every string lowercased, so address spellings compare equal."""
+    if isinstance(value, list):
+        return [_lowered(item) for item in value]
+    return value.lower() if isinstance(value, str) else value
 
 
 def transaction_requests(document: Mapping[str, Any]) -> list[TransactionRequest]:
