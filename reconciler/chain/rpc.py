@@ -260,10 +260,15 @@ def rpc_url(environment: Environment) -> str:
     """
     url = os.environ.get(environment.rpc_url_env, "").strip()
     if url:
-        if urlsplit(url).scheme not in ("http", "https"):
+        try:
+            parts = urlsplit(url)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:  # such as an unclosed IPv6 bracket
+            valid = False
+        if not valid:
+            shown = _shown_invalid_url(url)
             raise ConfigurationError(
-                f"{environment.rpc_url_env} of environment {environment.name} is not an http(s) URL: "
-                f"{redact_url(url)}",
+                f"{environment.rpc_url_env} of environment {environment.name} is not a valid http(s) URL: {shown}",
                 hint="set it to the node's HTTP JSON-RPC endpoint, such as http://127.0.0.1:8545",
             )
         return url
@@ -273,6 +278,16 @@ def rpc_url(environment: Environment) -> str:
         f"{environment.rpc_url_env} is not set: environment {environment.name} reads its RPC URL from it",
         hint=f"export {environment.rpc_url_env} with the node's HTTP JSON-RPC endpoint",
     )
+
+
+def _shown_invalid_url(url: str) -> str:
+    """Return an invalid URL as an error may show it: redacted, or described when it can't be parsed."""
+    if "://" not in url:
+        return "a value without a scheme such as http://"
+    try:
+        return redact_url(url)
+    except ValueError:
+        return "a value that cannot be parsed as a URL"
 
 
 def connect_url(

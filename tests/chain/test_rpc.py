@@ -177,5 +177,25 @@ def test_url_without_http_rejected(environment: Environment, monkeypatch: pytest
         rpc.rpc_url(environment)
 
     assert caught.value.message == (
-        "JINBI_RPC_URL of environment devnet is not an http(s) URL: ws://***@127.0.0.1:8546"
+        "JINBI_RPC_URL of environment devnet is not a valid http(s) URL: ws://***@127.0.0.1:8546"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("127.0.0.1:8545", "a value without a scheme such as http://"),
+        ("http://[::1", "a value that cannot be parsed as a URL"),
+        ("http://", "http://"),
+    ],
+    ids=["no-scheme", "unclosed-ipv6", "no-host"],
+)
+def test_malformed_url_rejected(
+    environment: Environment, monkeypatch: pytest.MonkeyPatch, value: str, shown: str
+) -> None:
+    monkeypatch.setenv(environment.rpc_url_env, value)
+
+    with pytest.raises(ConfigurationError) as caught:
+        rpc.rpc_url(environment)
+
+    assert caught.value.message == f"JINBI_RPC_URL of environment devnet is not a valid http(s) URL: {shown}"
