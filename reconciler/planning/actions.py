@@ -251,7 +251,7 @@ def _book(allocation: Allocation, change: Change, environment: Environment) -> A
     )
     return Action(
         verb=Verb.BOOK,
-        stage=Stage.DEPENDANT,
+        stage=Stage.DEPENDENT,
         function=Function.BOOK,
         kind=Kind.ALLOCATION,
         key=allocation.id,

@@ -18,7 +18,7 @@ class Stage(IntEnum):
 
     RESTRICTIVE = 1
     PERMISSIVE = 2
-    DEPENDANT = 3
+    DEPENDENT = 3
 
     @property
     def label(self) -> str:

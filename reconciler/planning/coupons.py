@@ -109,7 +109,7 @@ def _payment(cycle: CouponCycle, amount: int, rule: str, change: Change) -> Acti
     arguments = (int(cycle.id), cycle.period, cycle.rate_bps, cycle.record_date, cycle.payment_date, amount)
     return Action(
         verb=Verb.PAY_COUPON,
-        stage=Stage.DEPENDANT,
+        stage=Stage.DEPENDENT,
         function=Function.PAY_COUPON,
         kind=Kind.COUPON_CYCLE,
         key=cycle.id,
@@ -147,7 +147,7 @@ def _approval(
     return [
         Action(
             verb=Verb.APPROVE,
-            stage=Stage.DEPENDANT,
+            stage=Stage.DEPENDENT,
             function=Function.APPROVE,
             kind=None,
             key=corporate_actions,

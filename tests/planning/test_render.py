@@ -94,7 +94,7 @@ Transactions, in sending order
   1. ComplianceRegistry.blockAddresses, 1 item, from 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 to 0x5FbDB2315678afecb367f032d93F642f64180aa3, ~110,000 gas (estimate), restrictive
   2. ComplianceRegistry.setInvestors, 2 items, from 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 to 0x5FbDB2315678afecb367f032d93F642f64180aa3, ~118,000 gas (estimate), restrictive/permissive
   3. ComplianceRegistry.unblockAddresses, 1 item, from 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 to 0x5FbDB2315678afecb367f032d93F642f64180aa3, ~75,000 gas (estimate), permissive
-  4. DvPSettlement.book, 1 item, from 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 to 0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9, ~260,000 gas (estimate), dependant
+  4. DvPSettlement.book, 1 item, from 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 to 0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9, ~260,000 gas (estimate), dependent
 
 Warnings
   ! drift: investor 0x0000000000000000000000000000000010000007 (kyc true, qib false, jurisdiction none, lockup_until none) is registered on chain but not in state/test/investors.yaml: the plan leaves it as it is
@@ -277,4 +277,4 @@ def test_plan_file_fields() -> None:
             "1000000",
         ]
     ]
-    assert (book["gas_estimate"], book["actions"], book["stages"]) == (260_000, [5], ["dependant"])
+    assert (book["gas_estimate"], book["actions"], book["stages"]) == (260_000, [5], ["dependent"])
