@@ -1,8 +1,8 @@
 """The `jinbi` command line.
 
-This is the only module that turns errors into output and exit codes: a
-`JinbiError` prints its message and hint on stderr and exits 1; any other
-exception does the same with its type name, and a traceback only with
+This is the only module that turns errors into output and exit codes. A
+`JinbiError` prints its message and hint on stderr and exits 1. Any other
+exception does the same with its type name, and shows a traceback only with
 `--debug`. Results go to stdout, logs and errors to stderr.
 """
 
@@ -55,7 +55,11 @@ def _main_options(
 ) -> None:
     global _debug
     _debug = debug
-    level = logging.DEBUG if debug or verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
+    level = logging.WARNING
+    if verbose == 1:
+        level = logging.INFO
+    if debug or verbose > 1:
+        level = logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 

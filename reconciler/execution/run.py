@@ -60,7 +60,7 @@ class ApplyRequest:
 
 @dataclass(frozen=True)
 class ApplyOutput:
-    """Where `run_apply` sends what the user reads, and how it asks for confirmation."""
+    """The output functions of `run_apply` and its confirmation prompt."""
 
     show: Callable[[str], None]  # results, to stdout
     confirm: Callable[[str], bool]
