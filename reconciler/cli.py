@@ -40,7 +40,7 @@ _debug = False
 
 StateDirOption = Annotated[
     Path,
-    typer.Option("--state-dir", help="Folder that holds one subfolder of YAML files per environment."),
+    typer.Option("--state-dir", help="Folder that contains one subfolder of YAML files per environment."),
 ]
 PortOption = Annotated[
     int,
@@ -133,7 +133,9 @@ EnvOption = Annotated[
 ]
 
 
-class ValidateFormat(str, Enum):
+class ReportFormat(str, Enum):
+    """Output of the commands that print a report: `validate` and `check`."""
+
     TEXT = "text"
     JSON = "json"
 
@@ -143,9 +145,9 @@ def validate(
     env: EnvOption,
     state_dir: StateDirOption = Path("state"),
     output_format: Annotated[
-        ValidateFormat,
+        ReportFormat,
         typer.Option("--format", help="text: one `file:line:col: error:` line per problem; json: one document."),
-    ] = ValidateFormat.TEXT,
+    ] = ReportFormat.TEXT,
 ) -> None:
     """Check state/ENV/ against the schemas and the cross-file rules, offline.
 
@@ -156,7 +158,7 @@ def validate(
     from reconciler.desired.diagnostics import render_json, render_text
 
     result = read_state(state_dir, env)
-    if output_format is ValidateFormat.JSON:
+    if output_format is ReportFormat.JSON:
         typer.echo(render_json(env, result.env_dir, result.diagnostics, result.counts()))
     else:
         typer.echo(render_text(result.env_dir, result.diagnostics, result.counts()))
@@ -315,7 +317,7 @@ def plan_command(
         typer.Option(
             "--safe-batch",
             help="Also write the plan's transactions as a Safe Transaction Builder batch file to this path, "
-            "for a Safe that holds the roles; needs --signer set to the Safe's address.",
+            "for a Safe that has the roles; requires --signer set to the Safe's address.",
         ),
     ] = None,
 ) -> int:
@@ -338,7 +340,7 @@ def plan_command(
 
     if safe_batch is not None and signer is None:
         raise ConfigurationError(
-            "--safe-batch needs --signer: the batch is proposed by the Safe that holds the roles",
+            "--safe-batch requires --signer: the address of the Safe that has the roles and proposes the batch",
             hint="pass --signer with the Safe's address",
         )
     request = PlanRequest(
@@ -409,8 +411,8 @@ def apply_command(
     """Send the plan's transactions once each, then check that the chain matches the YAML.
 
     With PLAN_FILE, applies that reviewed plan only if every value it read
-    still holds (or has the value the plan itself sets, after an interrupted
-    apply). A rerun after a crash resumes from the journal in .jinbi/journal/.
+    is unchanged, or has the value the plan itself sets after an interrupted
+    apply. A rerun after a crash resumes from the journal in .jinbi/journal/.
     The signer key comes from JINBI_PRIVATE_KEY or JINBI_KEYSTORE with
     JINBI_KEYSTORE_PASSWORD (devnet defaults to anvil's first development
     account). Exit codes: 0 converged, 1 error (stale plan, failed or
@@ -625,19 +627,14 @@ def changed_environments_command(
     typer.echo(json.dumps(changed_environments(state_dir, base, exclude=exclude or ())))
 
 
-class CheckFormat(str, Enum):
-    TEXT = "text"
-    JSON = "json"
-
-
 @app.command("check")
 def check_command(
     env: EnvOption,
     state_dir: StateDirOption = Path("state"),
     output_format: Annotated[
-        CheckFormat,
+        ReportFormat,
         typer.Option("--format", help="text: for a terminal; json: one document with every finding."),
-    ] = CheckFormat.TEXT,
+    ] = ReportFormat.TEXT,
 ) -> int:
     """Run the morning checklist against ENV's chain at one block, read-only.
 
@@ -650,7 +647,7 @@ def check_command(
     from reconciler.checks import run_check
 
     report = run_check(state_dir, env)
-    typer.echo(report.to_json() if output_format is CheckFormat.JSON else report.describe(), nl=False)
+    typer.echo(report.to_json() if output_format is ReportFormat.JSON else report.describe(), nl=False)
     return 2 if report.alerts else 0
 
 def _fail(message: str, hint: str | None) -> NoReturn:

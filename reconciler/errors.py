@@ -1,7 +1,7 @@
 """The exception hierarchy of the reconciler.
 
 Every error a user can cause or meet derives from `JinbiError`. Its message
-says what failed and on which value; `hint` says what to do next. Only
+names what failed and on which value, and `hint` tells what to do next. Only
 `reconciler.cli` turns these into output and exit codes.
 """
 

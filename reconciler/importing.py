@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 REF_PLACEHOLDER_PREFIX = "IMPORTED-"
 SOURCE_PLACEHOLDER = "IMPORTED"
-# The policy's Reg S lockup when the environment file does not say.
+# The Reg S lockup in days when the environment file has no policy for it.
 DEFAULT_REGS_LOCKUP_DAYS = 40
 IMPORTED_KINDS = ("Investors", "Sanctions", "Allocations", "CouponCycles")
 

@@ -29,8 +29,9 @@ class Partition(StrEnum):
 class AllocationStatus(StrEnum):
     """The state of an allocation's booking on chain.
 
-    YAML asks for BOOKED or CANCELLED. SETTLED is only observed: the investor
-    paid and received the tokens, which satisfies BOOKED and can't be undone.
+    YAML requests BOOKED or CANCELLED, or records SETTLED for history. On
+    chain, SETTLED means the investor paid and received the tokens, which
+    satisfies BOOKED and can't be undone.
     """
 
     BOOKED = "booked"

@@ -70,11 +70,11 @@ class ApplyOutput:
 def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
     """Apply ENV's plan and return only when the chain matches the YAML.
 
-    Raises DesiredStateError for invalid YAML, PlanError for a plan with
-    problems or a stale or foreign plan file, SignerError without a usable
-    key, LockError when another apply runs, ExecutionError when a transaction
-    fails or the chain has not converged afterwards, and typer's Abort when
-    the user declines.
+    Raises DesiredStateError for invalid YAML and PlanError for a plan with
+    problems or a stale or foreign plan file. Raises SignerError without a
+    usable key and LockError when another apply runs. Raises ExecutionError
+    when a transaction fails, when the chain has not converged afterwards, or
+    when the user declines; a prompt without input raises typer's Abort.
     """
     desired = load_state(request.state_dir, request.env)
     environment = desired.environment

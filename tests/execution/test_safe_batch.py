@@ -144,7 +144,7 @@ def test_safe_batch_needs_signer(safe_workspace: Workspace) -> None:
 
     assert result.returncode == 1
     assert result.stderr == (
-        "error: --safe-batch needs --signer: the batch is proposed by the Safe that holds the roles\n"
+        "error: --safe-batch requires --signer: the address of the Safe that has the roles and proposes the batch\n"
         "hint: pass --signer with the Safe's address\n"
     )
 
