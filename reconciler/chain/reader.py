@@ -195,6 +195,17 @@ class PinnedReader:
             raise ChainError(f"{where} returned data that does not decode: {decoding_error}", hint=hint) from decoding_error
         return values[0] if len(values) == 1 else tuple(values)
 
+    def send(self, batch: Sequence[tuple[str, list[Any]]], what: str) -> list[dict[str, Any]]:
+        """Send any JSON-RPC requests, MAX_BATCH per HTTP request, and return one response per request, in order.
+
+        Unlike `call`, the requests need no pin. A response may carry an `error`,
+        which the caller reads; a batch that fails as a whole raises ChainError.
+        """
+        responses: list[dict[str, Any]] = []
+        for start in range(0, len(batch), self.max_batch):
+            responses.extend(self._batch(list(batch[start : start + self.max_batch]), what))
+        return responses
+
     def _batch(self, batch: list[tuple[str, list[Any]]], what: str) -> list[dict[str, Any]]:
         """Send BATCH as one JSON-RPC batch and return one response per request, in request order."""
         self.requests += len(batch)
