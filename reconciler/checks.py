@@ -1,39 +1,68 @@
-"""The morning check: the operations runbook's daily checklist as one read-only report at one block.
+"""The morning check: the operations runbook's daily checklist and alert triggers as one read-only report.
 
 `read_checks` reads everything the checklist needs at one pinned block: the
 managed snapshot through `observe`, then each price feed's latest round, the
-USDC held by CorporateActions and the latest custody attestation. `evaluate`
-is pure: it turns those readings into findings, each `ok` or `alert`, whose
-message names the value read and the threshold it was held against. Callers:
-`jinbi check`.
+USDC held by CorporateActions and the latest custody attestation. It then scans
+the token's activity over the window before that block (24 hours by default):
+the window starts at the first block whose timestamp is at least the pinned
+block's minus the window, and ends at the pinned block.
 
-NOTE: the checklist's event-based checks (transfers above $1M equivalent,
-the compliance rejection rate over 24 hours) are not run yet, because they need
-bounded `eth_getLogs` scans over a block range.
+`evaluate` is pure: it turns those readings into findings, each `ok` or
+`alert`, whose message names the value read and the threshold it was held
+against. The thresholds come from the environment file's optional `checks`
+section and each feed's optional `min_answer` and `max_answer`.
+
+Two alerts come from the activity scan (`reconciler.chain.activity`):
+
+- a large transfer: the tokens one transaction moved from one holder to
+  another, valued at face_value_usdc per token and converted to US dollars
+  with the USDC/USD feed's answer when that feed is configured and positive
+  (1:1 otherwise), above `large_transfer_usd`. Issuance is not a transfer.
+- the compliance rejection rate: a rejected transfer reverts and emits no
+  event, so a rejection is a transaction sent to the token whose receipt has
+  status 0. The rate is rejections / (rejections + successful transfer
+  transactions) over the window, and alerts above `max_rejection_rate_percent`.
+  A failed transaction to the token counts whatever function it called, and a
+  transfer that failed inside another contract's call is not seen.
+
+Callers: `jinbi check`.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from web3 import Web3
 
 from reconciler.chain import rpc
+from reconciler.chain.activity import ZERO_ADDRESS, Activity, scan_activity
+from reconciler.chain.blocktime import first_block_at_or_after
 from reconciler.chain.observe import observe
 from reconciler.chain.reader import ContractCall, PinnedReader
-from reconciler.desired import read_state
-from reconciler.errors import ChainError, DesiredStateError
-from reconciler.model import AllocationStatus, Environment, Partition
+from reconciler.desired import read_environment
+from reconciler.desired.values import format_datetime
+from reconciler.errors import ChainError
+from reconciler.model import SECONDS_PER_DAY, AllocationStatus, CheckThresholds, Environment, Partition
 from reconciler.money import format_base_units
 
 # Every devnet feed is a MockAggregatorV3, whose ABI contains the Chainlink
 # AggregatorV3 read functions, so it encodes the calls to any such feed.
 FEED_ARTIFACT = "MockAggregatorV3"
+
+# The feed that converts USDC amounts to US dollars, when the environment file configures it.
+USDC_USD_FEED = "USDC/USD"
+SECONDS_PER_HOUR = 3_600
+
+# Rejected transactions that a finding's message lists; the JSON report lists them all.
+SHOWN_REJECTIONS = 3
 
 
 class Severity(StrEnum):
@@ -64,6 +93,8 @@ class FeedReading:
     round_id: int
     answer: int  # in units of 10**-decimals
     updated_at: int  # Unix seconds
+    min_answer: int | None = None  # in units of 10**-expected_decimals; None sets no lower bound
+    max_answer: int | None = None  # in units of 10**-expected_decimals; None sets no upper bound
 
 
 @dataclass(frozen=True)
@@ -87,6 +118,10 @@ class CheckReadings:
     open_booking_amount: int  # bond base units of those bookings
     latest_attestation_label: str | None  # None when no attestation was recorded
     latest_attestation_at: int | None  # Unix seconds
+    thresholds: CheckThresholds
+    face_value_usdc: int  # USDC base units per whole bond token
+    window_start_timestamp: int  # Unix seconds: the pinned block's time minus the window
+    activity: Activity  # from the window's first block to the pinned block
 
 
 @dataclass(frozen=True)
@@ -105,7 +140,7 @@ class CheckReport:
         readings = self.readings
         lines = [
             f"Morning check of {readings.environment} (chain {readings.chain_id}) at block "
-            f"{readings.block_number} ({readings.block_hash}), block time {readings.block_timestamp}:"
+            f"{readings.block_number} ({readings.block_hash}), block time {format_datetime(readings.block_timestamp)}:"
         ]
         lines.extend(f"  {finding.severity.value:<5}  {finding.check}: {finding.message}" for finding in self.findings)
         count = len(self.alerts)
@@ -126,6 +161,18 @@ class CheckReport:
                 {"check": finding.check, "severity": finding.severity.value, "message": finding.message}
                 for finding in self.findings
             ],
+            "window": {
+                "from_block": readings.activity.from_block,
+                "to_block": readings.activity.to_block,
+                "start_timestamp": readings.window_start_timestamp,
+                "transfer_events": len(readings.activity.transfers),
+                "force_transfers": len(readings.activity.force_transfers),
+                "successful_transfer_transactions": readings.activity.successful_transfer_txs,
+                "rejections": [
+                    {"tx_hash": each.tx_hash, "block": each.block, "sender": each.sender, "reason": each.reason}
+                    for each in readings.activity.rejections
+                ],
+            },
         }
         return json.dumps(document, indent=2) + "\n"
 
@@ -143,6 +190,8 @@ def evaluate(readings: CheckReadings) -> list[Finding]:
     findings.append(_corporate_actions_finding(readings))
     findings.append(_open_bookings_finding(readings))
     findings.append(_attestation_finding(readings))
+    findings.extend(_large_transfer_findings(readings))
+    findings.append(_rejection_rate_finding(readings))
     return findings
 
 
@@ -173,11 +222,15 @@ def _feed_findings(feed: FeedReading, block_timestamp: int) -> list[Finding]:
             )
         )
 
+    bounds = _feed_bounds_finding(feed, answer)
+    if bounds is not None:
+        findings.append(bounds)
+
     age = block_timestamp - feed.updated_at
     if age < 0:
         message = (
-            f"{feed.name} round {feed.round_id} was updated at {feed.updated_at}, "
-            f"{-age} s after the block time {block_timestamp}"
+            f"{feed.name} round {feed.round_id} was updated at {format_datetime(feed.updated_at)}, "
+            f"{-age} s after the block time {format_datetime(block_timestamp)}"
         )
         findings.append(Finding(f"price_feed_age/{feed.name}", Severity.ALERT, message))
     elif age > feed.heartbeat_seconds:
@@ -190,6 +243,26 @@ def _feed_findings(feed: FeedReading, block_timestamp: int) -> list[Finding]:
         message = f"{feed.name} round {feed.round_id} is {age} s old, within its heartbeat of {feed.heartbeat_seconds} s"
         findings.append(Finding(f"price_feed_age/{feed.name}", Severity.OK, message))
     return findings
+
+
+def _feed_bounds_finding(feed: FeedReading, answer: str) -> Finding | None:
+    """Compare the feed's answer with its configured bounds; None when the environment file sets none."""
+    if feed.min_answer is None and feed.max_answer is None:
+        return None
+    check = f"price_feed_bounds/{feed.name}"
+    # The bounds are written with the decimals of the environment file; a mismatch is its own alert.
+    scale = 10 ** max(feed.expected_decimals - feed.decimals, 0)
+    rescale = 10 ** max(feed.decimals - feed.expected_decimals, 0)
+    scaled = feed.answer * scale
+    if feed.min_answer is not None and scaled < feed.min_answer * rescale:
+        shown = _format_answer(feed.min_answer, feed.expected_decimals)
+        return Finding(check, Severity.ALERT, f"{feed.name} answer {answer} is below its min_answer {shown}")
+    if feed.max_answer is not None and scaled > feed.max_answer * rescale:
+        shown = _format_answer(feed.max_answer, feed.expected_decimals)
+        return Finding(check, Severity.ALERT, f"{feed.name} answer {answer} is above its max_answer {shown}")
+    low = "-" if feed.min_answer is None else _format_answer(feed.min_answer, feed.expected_decimals)
+    high = "-" if feed.max_answer is None else _format_answer(feed.max_answer, feed.expected_decimals)
+    return Finding(check, Severity.OK, f"{feed.name} answer {answer} is within its bounds [{low}, {high}]")
 
 
 def _format_answer(answer: int, decimals: int) -> str:
@@ -242,15 +315,116 @@ def _open_bookings_finding(readings: CheckReadings) -> Finding:
 
 
 def _attestation_finding(readings: CheckReadings) -> Finding:
+    max_days = readings.thresholds.attestation_max_age_days
     if readings.latest_attestation_at is None:
-        return Finding("custody_attestation", Severity.OK, "no custody attestation is recorded")
+        # NOTE: a missing attestation does not alert, so that a new deployment checks healthy before its first one.
+        return Finding("custody_attestation", Severity.OK, "no custody attestation is recorded yet")
     age = readings.block_timestamp - readings.latest_attestation_at
+    shown_age = f"{age} s ({_format_days(age)} days) old"
+    label = readings.latest_attestation_label
+    if age > max_days * SECONDS_PER_DAY:
+        return Finding(
+            "custody_attestation",
+            Severity.ALERT,
+            f"the latest custody attestation {label!r} is {shown_age}, older than the maximum of {max_days} days",
+        )
     return Finding(
         "custody_attestation",
         Severity.OK,
-        f"the latest custody attestation {readings.latest_attestation_label!r} is {age} s old "
-        "(no maximum age is configured)",
+        f"the latest custody attestation {label!r} is {shown_age}, within the maximum of {max_days} days",
     )
+
+
+def _format_days(seconds: int) -> str:
+    return str((Decimal(seconds) / SECONDS_PER_DAY).quantize(Decimal("0.1")))
+
+
+def _window(readings: CheckReadings) -> str:
+    activity = readings.activity
+    return f"blocks {activity.from_block} to {activity.to_block} (the last {readings.thresholds.activity_window_hours} h)"
+
+
+def usd_per_token(readings: CheckReadings) -> tuple[Fraction, str]:
+    """Return the US dollar value of one whole bond token, exact, and how it was converted.
+
+    One token is worth face_value_usdc USDC, and one USDC is worth the USDC/USD
+    feed's answer when that feed is configured and its answer positive, else 1 USD.
+    """
+    face_value = Fraction(readings.face_value_usdc, 10**readings.usdc_decimals)
+    feed = next((feed for feed in readings.feeds if feed.name == USDC_USD_FEED), None)
+    if feed is None or feed.answer <= 0:
+        return face_value, "USDC valued at 1 USD"
+    rate = Fraction(feed.answer, 10**feed.decimals)
+    return face_value * rate, f"USDC valued at {_format_answer(feed.answer, feed.decimals)} USD by {USDC_USD_FEED}"
+
+
+def _format_usd(value: Fraction) -> str:
+    """Write a dollar amount rounded to the cent (half to even), with thousands separators."""
+    cents = Decimal(round(value * 100)) / 100
+    return f"{cents.quantize(Decimal('0.01')):,}"
+
+
+def _large_transfer_findings(readings: CheckReadings) -> list[Finding]:
+    activity = readings.activity
+    threshold = readings.thresholds.large_transfer_usd
+    price, conversion = usd_per_token(readings)
+    forced = {each.tx_hash: each.order_id for each in activity.force_transfers}
+
+    # One transaction may move both partitions (a plain ERC-20 transfer takes 144A first, then RegS).
+    moved: dict[tuple[str, str, str], int] = defaultdict(int)
+    blocks: dict[str, int] = {}
+    for transfer in activity.transfers:
+        if transfer.sender == ZERO_ADDRESS:
+            continue  # issuance against a settled booking, not a transfer between holders
+        moved[(transfer.tx_hash, transfer.sender, transfer.recipient)] += transfer.amount
+        blocks[transfer.tx_hash] = transfer.block
+
+    findings: list[Finding] = []
+    for (tx_hash, sender, recipient), amount in moved.items():
+        value = Fraction(amount, 10**readings.token_decimals) * price
+        if value <= Fraction(threshold):
+            continue
+        tokens = format_base_units(amount, readings.token_decimals)
+        kind = f"force transfer {forced[tx_hash]!r}" if tx_hash in forced else "transfer"
+        findings.append(
+            Finding(
+                f"large_transfer/{tx_hash}",
+                Severity.ALERT,
+                f"{kind} of {tokens} tokens from {sender} to {recipient} in transaction {tx_hash} "
+                f"(block {blocks[tx_hash]}) is worth {_format_usd(value)} USD ({conversion}), "
+                f"above the threshold of {threshold:,} USD",
+            )
+        )
+    if not findings:
+        findings.append(
+            Finding(
+                "large_transfers",
+                Severity.OK,
+                f"no transfer in {_window(readings)} is worth more than {threshold:,} USD ({conversion})",
+            )
+        )
+    return findings
+
+
+def _rejection_rate_finding(readings: CheckReadings) -> Finding:
+    activity = readings.activity
+    rejected, attempts = activity.rejection_rate
+    maximum = readings.thresholds.max_rejection_rate_percent
+    if attempts == 0:
+        return Finding("rejection_rate", Severity.OK, f"no transfer transaction in {_window(readings)}")
+    rate = Fraction(rejected * 100, attempts)
+    shown_rate = f"{Decimal(round(rate * 100)) / 100:.2f} %"
+    summary = f"{rejected} of {attempts} transfer transactions in {_window(readings)} failed: {shown_rate}"
+    if rate <= Fraction(maximum):
+        return Finding("rejection_rate", Severity.OK, f"{summary}, within the maximum of {maximum} %")
+    shown = "; ".join(
+        f"{each.tx_hash} at block {each.block} from {each.sender}: {each.reason or 'its replay did not fail'}"
+        for each in activity.rejections[:SHOWN_REJECTIONS]
+    )
+    more = len(activity.rejections) - SHOWN_REJECTIONS
+    if more > 0:
+        shown += f"; and {more} more"
+    return Finding("rejection_rate", Severity.ALERT, f"{summary}, above the maximum of {maximum} %: {shown}")
 
 
 # --- reading -----------------------------------------------------------------
@@ -298,6 +472,8 @@ def read_checks(w3: Web3, environment: Environment) -> CheckReadings:
                 round_id=int(round_id),
                 answer=int(answer),
                 updated_at=int(updated_at),
+                min_answer=feed.min_answer,
+                max_answer=feed.max_answer,
             )
         )
 
@@ -320,6 +496,12 @@ def read_checks(w3: Web3, environment: Environment) -> CheckReadings:
             )
         _key, _scope, label, _cid, attested_at = page[0]
         attested_at = int(attested_at)
+
+    # The activity window ends at the pinned block, so every reading describes the same chain.
+    thresholds = environment.checks
+    window_start = pin.timestamp - thresholds.activity_window_hours * SECONDS_PER_HOUR
+    first_block = first_block_at_or_after(w3, window_start, latest=pin.number)
+    activity = scan_activity(w3, environment, first_block, pin.number, block_range=thresholds.max_log_block_range)
     reader.check_pin()
 
     allocations = observation.state.allocations.values()
@@ -349,6 +531,10 @@ def read_checks(w3: Web3, environment: Environment) -> CheckReadings:
         open_booking_amount=sum(allocation.amount for allocation in open_allocations),
         latest_attestation_label=label,
         latest_attestation_at=attested_at,
+        thresholds=thresholds,
+        face_value_usdc=environment.face_value_usdc,
+        window_start_timestamp=window_start,
+        activity=activity,
     )
 
 
@@ -358,14 +544,6 @@ def run_check(state_dir: Path, env: str, *, w3: Web3 | None = None) -> CheckRepo
     Raises DesiredStateError when the environment file is missing or invalid,
     and ChainError when the chain cannot be read.
     """
-    result = read_state(state_dir, env)
-    environment = result.environment
-    if environment is None:
-        first = result.diagnostics[0]
-        raise DesiredStateError(
-            f"{first.file}:{first.line}:{first.column}: {first.message}",
-            diagnostics=tuple(result.diagnostics),
-            hint=f"the check needs a valid environment file; run `jinbi validate --env {env}` to see every error",
-        )
+    environment, _ = read_environment(state_dir, env, purpose="the check")
     readings = read_checks(w3 if w3 is not None else rpc.connect(environment), environment)
     return CheckReport(readings, tuple(evaluate(readings)))

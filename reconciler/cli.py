@@ -224,10 +224,10 @@ def import_command(
     state_dir: StateDirOption = Path("state"),
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out-dir", help="Folder to write the four files to; by default STATE_DIR/ENV."),
+        typer.Option("--out-dir", help="Folder to write the files to; by default STATE_DIR/ENV."),
     ] = None,
 ) -> None:
-    """Write ENV's on-chain state as investors.yaml, sanctions.yaml, allocations.yaml and coupons.yaml.
+    """Write ENV's on-chain state as YAML, one file per kind, such as investors.yaml and cap-tables.yaml.
 
     Reads the chain at one block through the RPC URL named by the environment
     file. Refs, sanctions sources and dates, and trade dates, which the chain
@@ -391,6 +391,13 @@ def apply_command(
         bool,
         typer.Option("--allow-mass-change", help="Allow more revocations and unblocks than the policy limit."),
     ] = False,
+    allow_force_transfer: Annotated[
+        bool,
+        typer.Option(
+            "--allow-force-transfer",
+            help="Send the plan's court-ordered force transfers; without it, a plan with any is refused.",
+        ),
+    ] = False,
     no_simulate: Annotated[
         bool, typer.Option("--no-simulate", help="Skip the anvil fork simulation when apply plans afresh.")
     ] = False,
@@ -415,8 +422,10 @@ def apply_command(
     apply. A rerun after a crash resumes from the journal in .jinbi/journal/.
     The signer key comes from JINBI_PRIVATE_KEY or JINBI_KEYSTORE with
     JINBI_KEYSTORE_PASSWORD (devnet defaults to anvil's first development
-    account). Exit codes: 0 converged, 1 error (stale plan, failed or
-    reverted transaction, not converged, declined).
+    account). A plan with a court-ordered force transfer is sent only with
+    --allow-force-transfer. Exit codes: 0 converged, 1 error (stale plan,
+    failed or reverted transaction, not converged, declined, force transfer
+    without --allow-force-transfer).
     """
     from reconciler.execution.fees import FeePolicy
     from reconciler.execution.run import ApplyOutput, ApplyRequest, run_apply
@@ -432,6 +441,7 @@ def apply_command(
         auto_approve=auto_approve,
         gas_cap=gas_cap,
         allow_mass_change=allow_mass_change,
+        allow_force_transfer=allow_force_transfer,
         simulate=not no_simulate,
         fees=fees,
         git_notes=git_notes,
@@ -636,12 +646,17 @@ def check_command(
         typer.Option("--format", help="text: for a terminal; json: one document with every finding."),
     ] = ReportFormat.TEXT,
 ) -> int:
-    """Run the morning checklist against ENV's chain at one block, read-only.
+    """Run the morning checklist and the alert triggers against ENV's chain at one block, read-only.
 
-    Checks each price feed's latest round against its heartbeat and for a
-    positive answer, the token's pause, each partition's supply against its
-    settled allocations, and reports the USDC held by CorporateActions, the
-    bookings awaiting settlement and the latest custody attestation.
+    Checks each price feed's latest round against its heartbeat, for a
+    positive answer and against its min_answer and max_answer, the token's
+    pause, each partition's supply against its settled allocations and the age
+    of the latest custody attestation. Over the activity window (24 hours by
+    default) it alerts on transfers above large_transfer_usd and on a
+    compliance rejection rate (failed transactions to the token) above
+    max_rejection_rate_percent. It reports the USDC held by CorporateActions
+    and the bookings awaiting settlement. Thresholds: the `checks` section of
+    the environment file.
     Exit codes: 0 no alert, 2 at least one alert, 1 error.
     """
     from reconciler.checks import run_check
@@ -649,6 +664,84 @@ def check_command(
     report = run_check(state_dir, env)
     typer.echo(report.to_json() if output_format is ReportFormat.JSON else report.describe(), nl=False)
     return 2 if report.alerts else 0
+
+
+# --- reports: coupon statements, month-end reconciliation ---------------------
+
+report_app = typer.Typer(
+    help="Write read-only reports from the chain: coupon statements, month-end reconciliation.",
+    no_args_is_help=True,
+)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("coupons")
+def report_coupons_command(
+    env: EnvOption,
+    cycle: Annotated[str, typer.Option("--cycle", help="Coupon cycle id, as in coupons.yaml, such as 1.")],
+    state_dir: StateDirOption = Path("state"),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder to write the files to; by default reports/ENV/coupons/CYCLE/."),
+    ] = None,
+) -> None:
+    """Write each holder's coupon statement and a summary, as CSV and markdown, for one coupon cycle.
+
+    Holders are the addresses with a balance in either partition at the last
+    block at or before 23:59:59 UTC of the record date. Each gets
+    floor(amount x balance / total balance) USDC base units; the remainder is
+    reported. The amount is the paid one, or for an unpaid cycle the one the
+    plan would pay now, marked "projected". Prints the folder and the totals.
+    Exit codes: 0 written, 1 error (unknown cycle, record date not yet
+    passed on chain, unreadable chain).
+    """
+    from reconciler.reports.coupon_files import write_statements
+    from reconciler.reports.coupons import parse_cycle_id, run_coupon_statements
+
+    cycle_id = parse_cycle_id(cycle)
+    statements = run_coupon_statements(state_dir, env, cycle_id)
+    folder = out if out is not None else Path("reports") / env / "coupons" / cycle_id
+    typer.echo(write_statements(statements, folder).describe(), nl=False)
+
+
+class MonthEndFormat(str, Enum):
+    TEXT = "text"
+    MARKDOWN = "markdown"
+    JSON = "json"
+
+
+@report_app.command("month-end")
+def report_month_end_command(
+    env: EnvOption,
+    period: Annotated[str, typer.Option("--period", help="Calendar month as YYYY-MM, such as 2026-12.")],
+    state_dir: StateDirOption = Path("state"),
+    output_format: Annotated[
+        MonthEndFormat,
+        typer.Option("--format", help="text: for a terminal; markdown: a document to file; json: one document."),
+    ] = MonthEndFormat.TEXT,
+) -> None:
+    """Reconcile ENV's chain at the end of a month with the YAML, read-only.
+
+    Reads the last block of the month, or the latest block while the month
+    runs (and states it). Lists each holder's balance per partition that differs
+    from the YAML's allocations settled on chain, with the transfers and force
+    transfers that explain it; whether the cap-table snapshot of the month (and
+    of the quarter it ends) is recorded; the coupons paid so far; and the
+    month's compliance rejections and force transfers. Exit codes: 0 reported,
+    1 error (invalid period, a month after the chain's time, invalid YAML,
+    unreadable chain).
+    """
+    from reconciler.reports.month_end import run_month_end
+    from reconciler.reports.month_end_render import render_json, render_markdown, render_text
+
+    report = run_month_end(state_dir, env, period)
+    renderers = {
+        MonthEndFormat.TEXT: render_text,
+        MonthEndFormat.MARKDOWN: render_markdown,
+        MonthEndFormat.JSON: render_json,
+    }
+    typer.echo(renderers[output_format](report), nl=False)
+
 
 def _fail(message: str, hint: str | None) -> NoReturn:
     typer.echo(f"error: {message}", err=True)

@@ -456,6 +456,16 @@ def _down(port: int) -> str:
 _ENV_VAR_RE = re.compile(r"[A-Z_][A-Z0-9_]*")
 _USDC_RE = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]{1,6})?")
 _COUNT_RE = re.compile(r"[0-9]{1,9}")
+_DECIMAL_RE = re.compile(r"(0|[1-9][0-9]{0,77})(\.[0-9]{1,36})?")
+
+# The optional `checks` section of the environment file: each setting's pattern, and whether it is written quoted.
+CHECK_SETTINGS: dict[str, tuple[re.Pattern[str], bool]] = {
+    "large_transfer_usd": (_DECIMAL_RE, True),
+    "max_rejection_rate_percent": (_DECIMAL_RE, True),
+    "activity_window_hours": (_COUNT_RE, False),
+    "attestation_max_age_days": (_COUNT_RE, False),
+    "max_log_block_range": (_COUNT_RE, False),
+}
 
 
 def _existing_settings(path: Path) -> dict[str, Any]:
@@ -494,6 +504,21 @@ def _existing_settings(path: Path) -> dict[str, Any]:
         heartbeat = feed.get("heartbeat_seconds") if isinstance(feed, dict) else None
         if heartbeat is not None and not _COUNT_RE.fullmatch(heartbeat):
             raise DevnetError(f"{path}: invalid heartbeat_seconds {heartbeat!r} of feed {name}", hint="write seconds")
+        for bound in ("min_answer", "max_answer"):
+            value = feed.get(bound) if isinstance(feed, dict) else None
+            if value is not None and not (isinstance(value, str) and _DECIMAL_RE.fullmatch(value)):
+                raise DevnetError(
+                    f"{path}: invalid {bound} {value!r} of feed {name}",
+                    hint='write a decimal number in the feed\'s units, such as "1000", or delete it',
+                )
+    thresholds = loaded.get("checks")
+    if thresholds is not None and not isinstance(thresholds, dict):
+        raise DevnetError(f"{path}: invalid checks {thresholds!r}", hint="write a mapping of check settings, or delete it")
+    for key, value in (thresholds or {}).items():
+        if key not in CHECK_SETTINGS:
+            raise DevnetError(f"{path}: unknown setting checks.{key}", hint=f"use one of {', '.join(CHECK_SETTINGS)}")
+        if not (isinstance(value, str) and CHECK_SETTINGS[key][0].fullmatch(value)):
+            raise DevnetError(f"{path}: invalid checks.{key} {value!r}", hint="write a number, or delete the line")
     return loaded
 
 
@@ -517,12 +542,21 @@ def render_environment(deployment: Any, existing: dict[str, Any]) -> str:
     old_feeds = existing.get("price_feeds") or {}
     feeds = {
         name: {
-            "address": getattr(deployment, field),
+            "address": f'"{getattr(deployment, field)}"',
             "decimals": FEED_DECIMALS,
             "heartbeat_seconds": int((old_feeds.get(name) or {}).get("heartbeat_seconds", FEED_HEARTBEATS[name])),
+            **{
+                bound: f'"{value}"'  # checked against _DECIMAL_RE
+                for bound in ("min_answer", "max_answer")
+                if (value := (old_feeds.get(name) or {}).get(bound)) is not None
+            },
         }
         for name, field in (("XAU/USD", "xau_usd_feed"), ("USDC/USD", "usdc_usd_feed"))
     }
+    checks = [
+        f'  {key}: "{value}"' if CHECK_SETTINGS[key][1] else f"  {key}: {int(value)}"
+        for key, value in (existing.get("checks") or {}).items()
+    ]
     contracts = {
         name: getattr(deployment, name)
         for name in (
@@ -540,7 +574,7 @@ def render_environment(deployment: Any, existing: dict[str, Any]) -> str:
         "# yaml-language-server: $schema=../../schemas/environment.schema.json",
         "# Written by `jinbi devnet up`: the addresses are those of a fresh anvil and",
         "# stay the same on every run. rpc_url_env, confirmations, face_value_usdc,",
-        "# policy and the feeds' heartbeats are kept when the file is rewritten.",
+        "# policy, checks and the feeds' heartbeats and answer bounds are kept.",
         "kind: Environment",
         "name: devnet",
         f"chain_id: {CHAIN_ID}",
@@ -554,13 +588,10 @@ def render_environment(deployment: Any, existing: dict[str, Any]) -> str:
         "  usdc: 6",
         f'face_value_usdc: "{settings["face_value_usdc"]}"',
         "price_feeds:",
-        *(
-            f'  {name}: {{address: "{feed["address"]}", decimals: {feed["decimals"]}, '
-            f'heartbeat_seconds: {feed["heartbeat_seconds"]}}}'
-            for name, feed in feeds.items()
-        ),
+        *(f"  {name}: {{{', '.join(f'{key}: {value}' for key, value in feed.items())}}}" for name, feed in feeds.items()),
         "policy:",
         *(f"  {key}: {int(value)}" for key, value in policy.items()),
+        *(["checks:", *checks] if checks else []),
     ]
     return "\n".join(lines) + "\n"
 

@@ -78,3 +78,7 @@ class DriftError(JinbiError):
 
 class AuditError(JinbiError):
     """The audit trail in git notes is unreadable, or contains no record about the requested address."""
+
+
+class ReportError(JinbiError):
+    """A report cannot be made: an unknown coupon cycle or period, or a date the chain has not reached."""

@@ -35,12 +35,14 @@ from reconciler.desired.schema import FILE_NAMES
 from reconciler.desired.values import format_datetime
 from reconciler.errors import ChainError, DesiredStateError
 from reconciler.model import (
+    PAUSE_KEY,
     SECONDS_PER_DAY,
     Allocation,
     AllocationStatus,
     Environment,
     Investor,
     Partition,
+    Pause,
     SanctionsEntry,
     State,
 )
@@ -51,7 +53,18 @@ REF_PLACEHOLDER_PREFIX = "IMPORTED-"
 SOURCE_PLACEHOLDER = "IMPORTED"
 # The Reg S lockup in days when the environment file has no policy for it.
 DEFAULT_REGS_LOCKUP_DAYS = 40
-IMPORTED_KINDS = ("Investors", "Sanctions", "Allocations", "CouponCycles")
+IMPORTED_KINDS = (
+    "Investors",
+    "Sanctions",
+    "Allocations",
+    "CouponCycles",
+    "CapTableSnapshots",
+    "CustodyAttestations",
+    "Pause",
+    "Roles",
+    "ForceTransfers",
+)
+PAUSE_REASON_PLACEHOLDER = "imported from the chain"
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,7 @@ class Placeholders:
     refs: tuple[str, ...] = ()  # investor addresses given an IMPORTED-NNNN ref
     sanctions: tuple[str, ...] = ()  # addresses given source IMPORTED and the block's date
     trade_dates: tuple[str, ...] = ()  # allocation ids given their booking date
+    pause_reason: bool = False  # the pause state got the placeholder reason
 
 
 @dataclass(frozen=True)
@@ -81,7 +95,9 @@ class ImportReport:
             f"({self.observation.block_hash}) into {self.out_dir}",
             f"  {_count(len(state.investors), 'investor')}, "
             f"{_count(len(state.sanctions), 'blocked address', 'blocked addresses')}, "
-            f"{_count(len(state.allocations), 'allocation')}, {_count(len(state.coupon_cycles), 'coupon cycle')}",
+            f"{_count(len(state.allocations), 'allocation')}, {_count(len(state.coupon_cycles), 'coupon cycle')}, "
+            f"{_count(len(state.cap_table_snapshots), 'cap-table snapshot')}, "
+            f"{_count(len(state.custody_attestations), 'custody attestation')}",
         ]
         filled = (
             (_count(len(self.placeholders.refs), "investor ref"), f"set to {REF_PLACEHOLDER_PREFIX}NNNN"),
@@ -113,7 +129,7 @@ def _count(number: int, noun: str, plural: str = "") -> str:
 
 
 def import_state(state_dir: Path, env: str, *, out_dir: Path | None = None, w3: Web3 | None = None) -> ImportReport:
-    """Observe ENV's chain and write its investors, sanctions, allocations and coupons as YAML.
+    """Observe ENV's chain and write every imported kind (`IMPORTED_KINDS`) as YAML.
 
     Files go to OUT_DIR (by default STATE_DIR/ENV), each replaced atomically.
     Raises DesiredStateError when ENV's environment file is invalid, and
@@ -205,13 +221,29 @@ def fill_unobserved(
                 trade_date = min(trade_date, latest - latest % SECONDS_PER_DAY)
             allocations[allocation_id] = replace(allocation, trade_date=trade_date)
 
+    # The chain stores no reason: keep the YAML's while it says the same, else a placeholder.
+    pause: dict[str, Pause] = {}
+    known_pause = existing.pause.get(PAUSE_KEY)
+    for key, observed_pause in observed.pause.items():
+        same = known_pause is not None and known_pause.paused == observed_pause.paused
+        pause[key] = replace(observed_pause, reason=known_pause.reason if same and known_pause else PAUSE_REASON_PLACEHOLDER)
+
     placeholders = Placeholders(
+        pause_reason=any(each.reason == PAUSE_REASON_PLACEHOLDER for each in pause.values()),
         refs=tuple(sorted(missing_refs, key=str.lower)),
         sanctions=tuple(sorted((a for a in observed.sanctions if a not in existing.sanctions), key=str.lower)),
         trade_dates=tuple(sorted(a for a in observed.allocations if a not in existing.allocations)),
     )
     state = State(
-        investors=investors, sanctions=sanctions, allocations=allocations, coupon_cycles=observed.coupon_cycles
+        investors=investors,
+        sanctions=sanctions,
+        allocations=allocations,
+        coupon_cycles=observed.coupon_cycles,
+        cap_table_snapshots=observed.cap_table_snapshots,
+        custody_attestations=observed.custody_attestations,
+        pause=pause,
+        roles=observed.roles,
+        force_transfers=observed.force_transfers,
     )
     return state, placeholders
 
@@ -232,7 +264,7 @@ def _new_refs(used_refs: set[str]) -> Iterator[str]:
 def render_files(
     state: State, environment: Environment, observation: Observation, placeholders: Placeholders
 ) -> dict[str, str]:
-    """Return file name -> YAML text of the four imported kinds, with a header comment in each."""
+    """Return file name -> YAML text of the imported kinds, with a header comment in each."""
     _check_coupon_dates(state, observation)
     texts = dump_state(state, environment)
     texts.pop(FILE_NAMES["Environment"], None)
@@ -265,10 +297,19 @@ def render_files(
         if placeholders.trade_dates
         else [],
         "CouponCycles": [],
+        "CapTableSnapshots": [],
+        "CustodyAttestations": [],
+        "Pause": [f"# The chain stores no reason: replace {PAUSE_REASON_PLACEHOLDER!r} with why the token has this state."]
+        if placeholders.pause_reason
+        else [],
+        "Roles": [],
+        "ForceTransfers": [],
     }
     rendered = {}
     for kind in IMPORTED_KINDS:
         name = FILE_NAMES[kind]
+        if name not in texts:
+            continue  # a state without a pause state has no Pause file
         schema_line, rest = texts[name].split("\n", 1)
         rendered[name] = "\n".join([schema_line, origin, *notes[kind], rest])
     return rendered

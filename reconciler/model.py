@@ -14,9 +14,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 
 SECONDS_PER_DAY = 86_400
+# The key of the pause state in `State.pause`: the contract that is paused.
+PAUSE_KEY = "security_token"
+
+# The roles the reconciler manages, by contract (a field of `Contracts`). The
+# oracle has no roles, and USDC is not the issuer's contract.
+MANAGED_ROLES: Mapping[str, tuple[str, ...]] = {
+    "compliance_registry": ("DEFAULT_ADMIN_ROLE", "COMPLIANCE_OFFICER_ROLE"),
+    "security_token": ("DEFAULT_ADMIN_ROLE", "PAUSER_ROLE", "CONTROLLER_ROLE", "MINTER_ROLE"),
+    "dvp_settlement": ("DEFAULT_ADMIN_ROLE", "ISSUER_ROLE"),
+    "corporate_actions": ("DEFAULT_ADMIN_ROLE", "ISSUER_ROLE"),
+    "transfer_agent_bridge": ("DEFAULT_ADMIN_ROLE", "TRANSFER_AGENT_ROLE"),
+    "custody_attestations": ("DEFAULT_ADMIN_ROLE", "CUSTODIAN_ROLE"),
+}
 
 
 class Partition(StrEnum):
@@ -92,6 +106,72 @@ class CouponCycle:
 
 
 @dataclass(frozen=True)
+class CapTableSnapshot:
+    """The transfer agent's cap table of one period, recorded on chain once as an IPFS CID."""
+
+    period: str  # printable ASCII, such as 2026-Q3; the contract keys it by keccak256(period)
+    cid: str  # IPFS CID, version 0 or 1, as written
+    recorded_at: int | None = None  # Unix seconds of the recording on chain; only observed
+
+
+@dataclass(frozen=True)
+class CustodyAttestation:
+    """A custodian's report on the assets behind the bond, recorded on chain once as an IPFS CID."""
+
+    label: str  # printable ASCII, unique, such as monthly-custody-202609; keyed by keccak256(label)
+    scope: str  # what the report covers, such as monthly-custody
+    cid: str  # IPFS CID, version 0 or 1, as written
+    attested_at: int | None = None  # Unix seconds of the recording on chain; only observed
+
+
+class RoleStatus(StrEnum):
+    """A role holder in YAML: `granted` grants the role, `revoked` revokes it; on chain every holder is granted."""
+
+    GRANTED = "granted"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Whether the bond token is paused, and why (the reason is only in the YAML)."""
+
+    paused: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    """One account's hold of one role on one contract of the suite."""
+
+    contract: str  # field of `Contracts`, such as security_token
+    role: str  # such as PAUSER_ROLE
+    holder: str
+    status: RoleStatus = RoleStatus.GRANTED
+
+    @property
+    def key(self) -> str:
+        return role_key(self.contract, self.role, self.holder)
+
+
+def role_key(contract: str, role: str, holder: str) -> str:
+    """Return the key of a role assignment in `State.roles`, such as security_token/PAUSER_ROLE/0x…."""
+    return f"{contract}/{role}/{holder}"
+
+
+@dataclass(frozen=True)
+class ForceTransfer:
+    """A court-ordered transfer of one partition's tokens, executed on chain once per order id."""
+
+    id: str  # printable ASCII, at most 32 bytes: stored on chain as bytes32
+    legal_reference: str
+    partition: Partition
+    sender: str  # `from` in the YAML
+    recipient: str  # `to` in the YAML
+    amount: int  # bond token base units
+    executed_at: int | None = None  # Unix seconds of the execution on chain; only observed
+
+
+@dataclass(frozen=True)
 class Contracts:
     """Addresses of the deployed JINBI suite."""
 
@@ -115,11 +195,13 @@ class TokenDecimals:
 
 @dataclass(frozen=True)
 class PriceFeed:
-    """A Chainlink AggregatorV3 feed and the maximum age of its latest round."""
+    """A Chainlink AggregatorV3 feed, the maximum age of its latest round and the range its answer must be in."""
 
     address: str
     decimals: int
     heartbeat_seconds: int
+    min_answer: int | None = None  # in units of 10**-decimals; None sets no lower bound
+    max_answer: int | None = None  # in units of 10**-decimals; None sets no upper bound
 
 
 @dataclass(frozen=True)
@@ -128,6 +210,17 @@ class Policy:
 
     max_revocations_per_apply: int
     regs_lockup_days: int
+
+
+@dataclass(frozen=True)
+class CheckThresholds:
+    """Alert thresholds of `jinbi check`, with the operations runbook's values as defaults."""
+
+    large_transfer_usd: Decimal = Decimal("1000000")  # a transfer worth more than this many US dollars alerts
+    max_rejection_rate_percent: Decimal = Decimal("5")  # a higher share of rejected transfer transactions alerts
+    activity_window_hours: int = 24  # the window that transfers and rejections are counted over
+    attestation_max_age_days: int = 35  # an older latest custody attestation alerts
+    max_log_block_range: int = 2_000  # blocks per eth_getLogs request, for nodes that limit the range
 
 
 @dataclass(frozen=True)
@@ -144,6 +237,7 @@ class Environment:
     face_value_usdc: int  # USDC base units per whole bond token
     price_feeds: Mapping[str, PriceFeed]
     policy: Policy
+    checks: CheckThresholds = field(default_factory=CheckThresholds)
 
 
 @dataclass(frozen=True)
@@ -158,3 +252,9 @@ class State:
     sanctions: Mapping[str, SanctionsEntry] = field(default_factory=dict)
     allocations: Mapping[str, Allocation] = field(default_factory=dict)
     coupon_cycles: Mapping[str, CouponCycle] = field(default_factory=dict)
+    # The pause state under the key "security_token"; empty when the YAML has no Pause file (unmanaged).
+    pause: Mapping[str, Pause] = field(default_factory=dict)
+    roles: Mapping[str, RoleAssignment] = field(default_factory=dict)  # by `role_key`
+    force_transfers: Mapping[str, ForceTransfer] = field(default_factory=dict)
+    cap_table_snapshots: Mapping[str, CapTableSnapshot] = field(default_factory=dict)
+    custody_attestations: Mapping[str, CustodyAttestation] = field(default_factory=dict)

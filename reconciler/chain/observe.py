@@ -4,8 +4,9 @@
 collection counts, supplies, pause, the treasury's USDC balance and allowance
 and every managed role in one batch. It then reads every collection through the
 contracts' paged views (`investorsPage`, `blockedPage`, `bookingsPage`,
-`cyclesPage`) in further batches, and finally checks the block's hash again.
-For 10,000 investors that is 53 JSON-RPC requests in 4 HTTP requests.
+`cyclesPage`, `snapshotsPage`, `attestationsPage`) in further batches, and
+finally checks the block's hash again.
+For 10,000 investors that is 59 JSON-RPC requests in 4 HTTP requests.
 
 The result is an `Observation`: the observed `State` (the same model the
 desired state is loaded into), the values outside that model that the planner
@@ -19,8 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from eth_utils.address import to_checksum_address
@@ -31,14 +32,22 @@ from reconciler.chain.reader import BlockPin, ContractCall, PinnedReader
 from reconciler.chain.rpc import request_counter
 from reconciler.errors import ChainError
 from reconciler.model import (
+    MANAGED_ROLES,
+    PAUSE_KEY,
     Allocation,
     AllocationStatus,
+    CapTableSnapshot,
     CouponCycle,
+    CustodyAttestation,
     Environment,
+    ForceTransfer,
     Investor,
     Partition,
+    Pause,
+    RoleAssignment,
     SanctionsEntry,
     State,
+    role_key,
 )
 
 log = logging.getLogger(__name__)
@@ -55,17 +64,6 @@ ARTIFACTS = {
     "transfer_agent_bridge": "TransferAgentBridge",
     "custody_attestations": "CustodyAttestations",
     "usdc": "MockUSDC",
-}
-
-# The roles the reconciler manages, by contract key. The oracle has no roles,
-# and USDC is not the issuer's contract.
-MANAGED_ROLES: Mapping[str, tuple[str, ...]] = {
-    "compliance_registry": ("DEFAULT_ADMIN_ROLE", "COMPLIANCE_OFFICER_ROLE"),
-    "security_token": ("DEFAULT_ADMIN_ROLE", "PAUSER_ROLE", "CONTROLLER_ROLE", "MINTER_ROLE"),
-    "dvp_settlement": ("DEFAULT_ADMIN_ROLE", "ISSUER_ROLE"),
-    "corporate_actions": ("DEFAULT_ADMIN_ROLE", "ISSUER_ROLE"),
-    "transfer_agent_bridge": ("DEFAULT_ADMIN_ROLE", "TRANSFER_AGENT_ROLE"),
-    "custody_attestations": ("DEFAULT_ADMIN_ROLE", "CUSTODIAN_ROLE"),
 }
 
 # DvPSettlement booking status codes.
@@ -90,6 +88,9 @@ class Observation:
     reads: Mapping[str, str]  # every value read: canonical key -> canonical string
     digest: str  # `reads_digest(reads)`
     rpc_requests: int  # JSON-RPC requests sent, retries included when W3 was made by `rpc.connect`
+    # Balances asked for with `balances_of`, by (partition, holder): what pending force transfers
+    # would take. Not in `reads`: the token checks the balance again when the transfer is sent.
+    partition_balances: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,9 @@ COLLECTIONS = (
     _Collection("blocked", "compliance_registry", "blockedCount", "blockedPage"),
     _Collection("bookings", "dvp_settlement", "bookingCount", "bookingsPage"),
     _Collection("cycles", "corporate_actions", "cycleCount", "cyclesPage"),
+    _Collection("snapshots", "transfer_agent_bridge", "snapshotCount", "snapshotsPage"),
+    _Collection("attestations", "custody_attestations", "attestationCount", "attestationsPage"),
+    _Collection("force_transfers", "security_token", "forceTransferCount", "forceTransfersPage"),
 )
 
 
@@ -117,9 +121,17 @@ def reads_digest(reads: Mapping[str, str]) -> str:
 
 
 def observe(
-    w3: Web3, environment: Environment, *, page_size: int = DEFAULT_PAGE_SIZE, block: int | None = None
+    w3: Web3,
+    environment: Environment,
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    block: int | None = None,
+    balances_of: Collection[tuple[Partition, str]] = (),
 ) -> Observation:
     """Read everything the reconciler manages at one block (the latest when BLOCK is None).
+
+    BALANCES_OF names (partition, holder) pairs whose balances are read too,
+    in one more batch: the senders of pending force transfers.
 
     Raises ChainError when the chain id, a token's decimals or the coupon
     treasury differ from ENVIRONMENT, when any read fails after the transport's
@@ -144,6 +156,10 @@ def observe(
 
     # Every page of every collection, batched; each page's length is checked against its count.
     pages = _read_pages(reader, contracts, summary.counts, page_size)
+    wanted = sorted(set(balances_of))
+    balances = reader.call(
+        [contracts.call("security_token", "balanceOfByPartition", _partition_id(p), holder) for p, holder in wanted]
+    )
 
     # The last read: the block must still be the one every value came from.
     reader.check_pin()
@@ -154,6 +170,11 @@ def observe(
         sanctions=_sanctions(pages["blocked"], reads, pin),
         allocations=_allocations(pages["bookings"], reads, pin),
         coupon_cycles=_coupon_cycles(pages["cycles"], reads, pin),
+        cap_table_snapshots=_snapshots(pages["snapshots"], reads, pin),
+        custody_attestations=_attestations(pages["attestations"], reads, pin),
+        pause={PAUSE_KEY: Pause(paused=summary.paused)},
+        roles=_role_assignments(summary.roles),
+        force_transfers=_force_transfers(pages["force_transfers"], reads, pin),
     )
     _summary_reads(summary, chain_id, reads)
     used = counter.json_rpc_requests - counted_before if counter is not None else reader.requests
@@ -182,6 +203,9 @@ def observe(
         reads=reads,
         digest=reads_digest(reads),
         rpc_requests=used,
+        partition_balances={
+            (partition.value, holder): int(balance) for (partition, holder), balance in zip(wanted, balances, strict=True)
+        },
     )
 
 
@@ -491,3 +515,88 @@ def _coupon_cycles(entries: Sequence[tuple[Any, ...]], reads: dict[str, str], pi
         reads[f"{prefix}/amount"] = str(int(amount))
         reads[f"{prefix}/paid_at"] = str(int(paid_at))
     return cycles
+
+
+def _check_record_key(view: str, key: bytes, text: str, pin: BlockPin) -> None:
+    """Check that a record's key is keccak256 of its period or label, as the contracts compute it."""
+    if bytes(key) != bytes(Web3.keccak(text=text)):
+        raise ChainError(
+            f"{view} at block {pin.number} lists {text!r} under key 0x{bytes(key).hex()}, which is not its keccak256",
+            hint="check that the environment file names the JINBI contracts, which key each record by its hash",
+        )
+
+
+def _snapshots(
+    entries: Sequence[tuple[Any, ...]], reads: dict[str, str], pin: BlockPin
+) -> dict[str, CapTableSnapshot]:
+    snapshots: dict[str, CapTableSnapshot] = {}
+    for key, period, cid, recorded_at in entries:
+        _check_record_key("TransferAgentBridge.snapshotsPage", key, period, pin)
+        if period in snapshots:
+            raise _listed_twice("TransferAgentBridge.snapshotsPage", period, pin)
+        snapshots[period] = CapTableSnapshot(period=period, cid=cid, recorded_at=int(recorded_at))
+        prefix = f"cap_table_snapshots/{period}"
+        reads[f"{prefix}/cid"] = cid
+        reads[f"{prefix}/recorded_at"] = str(int(recorded_at))
+    return snapshots
+
+
+def _attestations(
+    entries: Sequence[tuple[Any, ...]], reads: dict[str, str], pin: BlockPin
+) -> dict[str, CustodyAttestation]:
+    attestations: dict[str, CustodyAttestation] = {}
+    for key, scope, label, cid, attested_at in entries:
+        _check_record_key("CustodyAttestations.attestationsPage", key, label, pin)
+        if label in attestations:
+            raise _listed_twice("CustodyAttestations.attestationsPage", label, pin)
+        attestations[label] = CustodyAttestation(label=label, scope=scope, cid=cid, attested_at=int(attested_at))
+        prefix = f"custody_attestations/{label}"
+        reads[f"{prefix}/scope"] = scope
+        reads[f"{prefix}/cid"] = cid
+        reads[f"{prefix}/attested_at"] = str(int(attested_at))
+    return attestations
+
+
+def _role_assignments(roles: Mapping[str, Mapping[str, tuple[str, ...]]]) -> dict[str, RoleAssignment]:
+    return {
+        role_key(contract, role, holder): RoleAssignment(contract, role, holder)
+        for contract, by_role in roles.items()
+        for role, holders in by_role.items()
+        for holder in holders
+    }
+
+
+def _force_transfers(
+    entries: Sequence[tuple[Any, ...]], reads: dict[str, str], pin: BlockPin
+) -> dict[str, ForceTransfer]:
+    orders: dict[str, ForceTransfer] = {}
+    partitions = {partition.value: partition for partition in Partition}
+    for raw_id, raw_partition, sender, recipient, amount, legal_reference, executed_at in entries:
+        order_id = _ascii_id(raw_id, "force-transfer order id", pin)
+        partition_name = _ascii_id(raw_partition, f"partition of force-transfer order {order_id}", pin)
+        if order_id in orders:
+            raise _listed_twice("CompliantSecurityToken.forceTransfersPage", order_id, pin)
+        if partition_name not in partitions:
+            raise ChainError(
+                f"force-transfer order {order_id} at block {pin.number} has partition {partition_name!r}, "
+                "but only 144A and RegS exist",
+                hint="check that contracts.security_token is the JINBI CompliantSecurityToken",
+            )
+        order = ForceTransfer(
+            id=order_id,
+            legal_reference=str(legal_reference),
+            partition=partitions[partition_name],
+            sender=to_checksum_address(sender),
+            recipient=to_checksum_address(recipient),
+            amount=int(amount),
+            executed_at=int(executed_at),
+        )
+        orders[order_id] = order
+        prefix = f"force_transfers/{order_id}"
+        reads[f"{prefix}/partition"] = partition_name
+        reads[f"{prefix}/from"] = order.sender
+        reads[f"{prefix}/to"] = order.recipient
+        reads[f"{prefix}/amount"] = str(order.amount)
+        reads[f"{prefix}/legal_reference"] = order.legal_reference
+        reads[f"{prefix}/executed_at"] = str(order.executed_at)
+    return orders

@@ -7,7 +7,7 @@
 
 from reconciler.desired.diagnostics import Diagnostic, SourcePosition
 from reconciler.desired.dump import dump_state
-from reconciler.desired.state import DesiredState, ReadResult, load_state, read_state
+from reconciler.desired.state import DesiredState, ReadResult, load_state, read_environment, read_state
 
 __all__ = [
     "DesiredState",
@@ -16,5 +16,6 @@ __all__ = [
     "SourcePosition",
     "dump_state",
     "load_state",
+    "read_environment",
     "read_state",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from reconciler.desired.diagnostics import Diagnostic, SourcePosition
@@ -19,15 +20,23 @@ from reconciler.desired.loader import MAX_INTEGER_DIGITS, Document, RawPath
 from reconciler.desired.schema import describe_path, shown_value
 from reconciler.desired.values import ValueFormatError, parse_address, parse_date, parse_date_or_datetime
 from reconciler.model import (
+    PAUSE_KEY,
     Allocation,
     AllocationStatus,
+    CapTableSnapshot,
+    CheckThresholds,
     Contracts,
     CouponCycle,
+    CustodyAttestation,
     Environment,
+    ForceTransfer,
     Investor,
     Partition,
+    Pause,
     Policy,
     PriceFeed,
+    RoleAssignment,
+    RoleStatus,
     SanctionsEntry,
     TokenDecimals,
 )
@@ -190,6 +199,110 @@ def convert_coupon_cycles(
     return result
 
 
+def convert_cap_table_snapshots(
+    document: Document, invalid: set[RawPath], out: Converted
+) -> dict[str, CapTableSnapshot]:
+    result: dict[str, CapTableSnapshot] = {}
+    for key, fields in _entries(document, "snapshots", invalid):
+        result[key] = CapTableSnapshot(period=key, cid=fields["cid"])
+        _record(out, document, ("snapshots", key), ("cap_table_snapshots", key), fields)
+    return result
+
+
+def convert_custody_attestations(
+    document: Document, invalid: set[RawPath], out: Converted
+) -> dict[str, CustodyAttestation]:
+    result: dict[str, CustodyAttestation] = {}
+    for key, fields in _entries(document, "attestations", invalid):
+        result[key] = CustodyAttestation(label=key, scope=fields["scope"], cid=fields["cid"])
+        _record(out, document, ("attestations", key), ("custody_attestations", key), fields)
+    return result
+
+
+def convert_pause(document: Document, invalid: set[RawPath], out: Converted) -> dict[str, Pause]:
+    """Return the pause state under the key "security_token", or nothing when the file has schema errors."""
+    data = document.data
+    if invalid or not isinstance(data, dict):
+        return {}
+    fields = {"paused": data["paused"], "reason": data["reason"]}
+    _record(out, document, (), ("pause", PAUSE_KEY), fields)
+    return {PAUSE_KEY: Pause(paused=fields["paused"], reason=fields["reason"].strip())}
+
+
+def convert_roles(document: Document, invalid: set[RawPath], out: Converted) -> dict[str, RoleAssignment]:
+    result: dict[str, RoleAssignment] = {}
+    data = document.data if isinstance(document.data, dict) else {}
+    contracts = data.get("contracts")
+    if not isinstance(contracts, dict) or ("contracts",) in invalid:
+        return result
+    # A role whose holders have any schema error is skipped whole; the error is reported.
+    valid_roles = [
+        (contract, role, holders)
+        for contract, roles in contracts.items()
+        if isinstance(roles, dict) and ("contracts", contract) not in invalid
+        for role, holders in roles.items()
+        if isinstance(holders, dict) and not any(path[:3] == ("contracts", contract, role) for path in invalid)
+    ]
+    for contract, role, holders in valid_roles:
+        raw = ("contracts", contract, role)
+        first_key: dict[str, str] = {}
+        for key, status in holders.items():
+            address = parse_address(key)
+            if address in first_key:
+                first_line = document.key_position((*raw, first_key[address])).line
+                out.diagnostics.append(
+                    Diagnostic.at(
+                        document.key_position((*raw, key)),
+                        "duplicate-address",
+                        f"{role} holder {key} of {contract} is the same address as {first_key[address]} "
+                        f"on line {first_line}",
+                        "keep one entry per address: addresses that differ only in letter case are the same address",
+                    )
+                )
+                continue
+            first_key[address] = key
+            assignment = RoleAssignment(contract, role, address, RoleStatus(status))
+            result[assignment.key] = assignment
+            out.positions[("roles", assignment.key)] = document.key_position((*raw, key))
+            out.positions[("roles", assignment.key, "status")] = document.value_position((*raw, key))
+    return result
+
+
+def convert_force_transfers(
+    document: Document, invalid: set[RawPath], decimals: TokenDecimals, out: Converted
+) -> dict[str, ForceTransfer]:
+    result: dict[str, ForceTransfer] = {}
+    for key, fields in _entries(document, "orders", invalid):
+        raw = ("orders", key)
+        amount = _amount(document, (*raw, "amount"), fields["amount"], decimals.security_token, "the bond token", out)
+        if amount is None:
+            continue
+        order = ForceTransfer(
+            id=key,
+            legal_reference=fields["legal_reference"].strip(),
+            partition=Partition(fields["partition"]),
+            sender=parse_address(fields["from"]),
+            recipient=parse_address(fields["to"]),
+            amount=amount,
+        )
+        if order.sender == order.recipient:
+            out.diagnostics.append(
+                Diagnostic.at(
+                    document.value_position((*raw, "to")),
+                    "force-transfer.same-account",
+                    f"force-transfer order {key} moves tokens from {order.sender} to the same address",
+                    "write the account the court orders the tokens to in to:",
+                )
+            )
+            continue
+        result[key] = order
+        # Positions under the model's field names, so that plan messages point at from: and to:.
+        _record(out, document, raw, ("force_transfers", key), fields)
+        out.positions[("force_transfers", key, "sender")] = document.value_position((*raw, "from"))
+        out.positions[("force_transfers", key, "recipient")] = document.value_position((*raw, "to"))
+    return result
+
+
 def convert_environment(document: Document, invalid: set[RawPath], out: Converted) -> Environment | None:
     """Convert the environment file, or return None when it has any schema error."""
     data = document.data
@@ -200,6 +313,10 @@ def convert_environment(document: Document, invalid: set[RawPath], out: Converte
     if face_value is None:
         return None
     contracts = {name: parse_address(value) for name, value in data["contracts"].items()}
+    price_feeds = _price_feeds(document, data["price_feeds"], out)
+    checks = _check_thresholds(data.get("checks") or {})
+    if price_feeds is None:
+        return None
     environment = Environment(
         name=data["name"],
         chain_id=data["chain_id"],
@@ -209,14 +326,43 @@ def convert_environment(document: Document, invalid: set[RawPath], out: Converte
         contracts=Contracts(**contracts),
         decimals=decimals,
         face_value_usdc=face_value,
-        price_feeds={
-            pair: PriceFeed(parse_address(feed["address"]), feed["decimals"], feed["heartbeat_seconds"])
-            for pair, feed in sorted(data["price_feeds"].items())
-        },
+        price_feeds=price_feeds,
         policy=Policy(**data["policy"]),
+        checks=checks,
     )
     _record_tree(out, document, (), ("environment",), data)
     return environment
+
+
+def _price_feeds(document: Document, feeds: dict[str, Any], out: Converted) -> dict[str, PriceFeed] | None:
+    """Convert the price feeds, with their answer bounds in the feed's base units; None when a bound is invalid."""
+    result: dict[str, PriceFeed] = {}
+    valid = True
+    for pair, feed in sorted(feeds.items()):
+        bounds: dict[str, int | None] = {}
+        for key in ("min_answer", "max_answer"):
+            text = feed.get(key)
+            path = ("price_feeds", pair, key)
+            bounds[key] = None if text is None else _amount(document, path, text, feed["decimals"], f"feed {pair}", out)
+            valid = valid and (text is None or bounds[key] is not None)
+        result[pair] = PriceFeed(
+            parse_address(feed["address"]), feed["decimals"], feed["heartbeat_seconds"], **bounds
+        )
+    return result if valid else None
+
+
+def _check_thresholds(checks: dict[str, Any]) -> CheckThresholds:
+    """Convert the optional `checks` section; the schema has checked every value, and a missing one keeps its default."""
+    defaults = CheckThresholds()
+    return CheckThresholds(
+        large_transfer_usd=Decimal(checks.get("large_transfer_usd", defaults.large_transfer_usd)),
+        max_rejection_rate_percent=Decimal(
+            checks.get("max_rejection_rate_percent", defaults.max_rejection_rate_percent)
+        ),
+        activity_window_hours=checks.get("activity_window_hours", defaults.activity_window_hours),
+        attestation_max_age_days=checks.get("attestation_max_age_days", defaults.attestation_max_age_days),
+        max_log_block_range=checks.get("max_log_block_range", defaults.max_log_block_range),
+    )
 
 
 def _record_tree(out: Converted, document: Document, raw: RawPath, model: ModelPath, value: Any) -> None:
@@ -253,6 +399,7 @@ def _amount(document: Document, path: RawPath, text: str, decimals: int, token: 
         hints = {
             "allocations": "cancel an allocation with status: cancelled instead of a zero amount",
             "cycles": "omit amount to let the plan compute it, or write the expected total",
+            "orders": "a force transfer moves a positive amount; remove an order the court withdrew before it was executed",
         }
         hint = hints.get(str(path[0]), "write a positive value")
         if path[-1] == "price":

@@ -18,11 +18,18 @@ from pathlib import Path
 from reconciler.desired.schema import FILE_NAMES, SCHEMA_FILES, SCHEMA_LINE_PREFIX
 from reconciler.desired.values import format_date, format_datetime
 from reconciler.model import (
+    MANAGED_ROLES,
+    PAUSE_KEY,
     Allocation,
     AllocationStatus,
+    CapTableSnapshot,
     CouponCycle,
+    CustodyAttestation,
     Environment,
+    ForceTransfer,
     Investor,
+    Pause,
+    RoleAssignment,
     SanctionsEntry,
     State,
     TokenDecimals,
@@ -132,6 +139,71 @@ def dump_coupon_cycles(cycles: Mapping[str, CouponCycle], decimals: TokenDecimal
     return "\n".join(lines) + "\n"
 
 
+def dump_cap_table_snapshots(snapshots: Mapping[str, CapTableSnapshot]) -> str:
+    lines = _header("CapTableSnapshots")
+    lines.append("snapshots:" if snapshots else "snapshots: {}")
+    for period in sorted(snapshots):
+        lines.append(f"  {_text(period)}: {_flow([('cid', _quoted(snapshots[period].cid))])}")
+    return "\n".join(lines) + "\n"
+
+
+def dump_custody_attestations(attestations: Mapping[str, CustodyAttestation]) -> str:
+    lines = _header("CustodyAttestations")
+    lines.append("attestations:" if attestations else "attestations: {}")
+    for label in sorted(attestations):
+        attestation = attestations[label]
+        fields = [("scope", _text(attestation.scope)), ("cid", _quoted(attestation.cid))]
+        lines.append(f"  {_text(label)}: {_flow(fields)}")
+    return "\n".join(lines) + "\n"
+
+
+def dump_pause(pause: Pause) -> str:
+    lines = _header("Pause")
+    lines += [f"paused: {_bool(pause.paused)}", f"reason: {_quoted(pause.reason)}"]
+    return "\n".join(lines) + "\n"
+
+
+def dump_roles(roles: Mapping[str, RoleAssignment]) -> str:
+    """Write the role holders by contract and role, in the order of `MANAGED_ROLES`, holders by address."""
+    lines = _header("Roles")
+    lines.append("contracts:" if roles else "contracts: {}")
+    grouped: dict[str, dict[str, list[RoleAssignment]]] = {}
+    for assignment in roles.values():
+        grouped.setdefault(assignment.contract, {}).setdefault(assignment.role, []).append(assignment)
+    for contract in sorted(grouped, key=_contract_order):
+        lines.append(f"  {contract}:")
+        for role in sorted(grouped[contract], key=_role_order):
+            holders = sorted(grouped[contract][role], key=lambda each: _address_order(each.holder))
+            lines.append(f"    {role}: {_flow([(_quoted(each.holder), each.status.value) for each in holders])}")
+    return "\n".join(lines) + "\n"
+
+
+def _contract_order(contract: str) -> tuple[int, str]:
+    known = list(MANAGED_ROLES)
+    return (known.index(contract) if contract in known else len(known), contract)
+
+
+def _role_order(role: str) -> tuple[int, str]:
+    return (0 if role == "DEFAULT_ADMIN_ROLE" else 1, role)
+
+
+def dump_force_transfers(orders: Mapping[str, ForceTransfer], decimals: TokenDecimals | None = None) -> str:
+    bond = decimals.security_token if decimals is not None else BOND_DECIMALS
+    lines = _header("ForceTransfers")
+    lines.append("orders:" if orders else "orders: {}")
+    for key in sorted(orders):
+        order = orders[key]
+        lines += [
+            f"  {_text(order.id)}:",
+            f"    legal_reference: {_quoted(order.legal_reference)}",
+            f"    partition: {_text(order.partition.value)}",
+            f"    from: {_quoted(order.sender)}",
+            f"    to: {_quoted(order.recipient)}",
+            f"    amount: {_quoted(format_base_units(order.amount, bond))}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def dump_environment(environment: Environment) -> str:
     decimals = environment.decimals
     face_value = format_base_units(environment.face_value_usdc, decimals.usdc, min_places=decimals.usdc)
@@ -174,7 +246,14 @@ def dump_state(state: State, environment: Environment | None = None) -> dict[str
         FILE_NAMES["Sanctions"]: dump_sanctions(state.sanctions),
         FILE_NAMES["Allocations"]: dump_allocations(state.allocations, decimals),
         FILE_NAMES["CouponCycles"]: dump_coupon_cycles(state.coupon_cycles, decimals),
+        FILE_NAMES["CapTableSnapshots"]: dump_cap_table_snapshots(state.cap_table_snapshots),
+        FILE_NAMES["CustodyAttestations"]: dump_custody_attestations(state.custody_attestations),
+        FILE_NAMES["Roles"]: dump_roles(state.roles),
+        FILE_NAMES["ForceTransfers"]: dump_force_transfers(state.force_transfers, decimals),
     }
+    # Without a pause state the pause is unmanaged, and no file says otherwise.
+    if PAUSE_KEY in state.pause:
+        files[FILE_NAMES["Pause"]] = dump_pause(state.pause[PAUSE_KEY])
     if environment is not None:
         files[FILE_NAMES["Environment"]] = dump_environment(environment)
     return files

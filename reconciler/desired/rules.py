@@ -24,6 +24,7 @@ from reconciler.model import (
     Partition,
     State,
 )
+from reconciler.money import format_base_units
 
 # Jurisdictions that count as the United States for Reg S: the US and the
 # ISO 3166-1 codes of its territories and possessions.
@@ -65,6 +66,7 @@ def check_rules(context: RuleContext) -> list[Diagnostic]:
         ):
             findings.extend(_allocation_rules(context, allocation))
     findings.extend(_coupon_rules(context))
+    findings.extend(_unique_cids(context))
     return findings
 
 
@@ -93,6 +95,15 @@ def _environment_rules(context: RuleContext) -> Iterator[Diagnostic]:
             )
         else:
             seen[address] = name
+    for pair, feed in environment.price_feeds.items():
+        if feed.min_answer is not None and feed.max_answer is not None and feed.min_answer > feed.max_answer:
+            yield Diagnostic.at(
+                context.at("environment", "price_feeds", pair, "min_answer"),
+                "environment.feed-bounds",
+                f"price_feeds.{pair}.min_answer {format_base_units(feed.min_answer, feed.decimals)} is above "
+                f"its max_answer {format_base_units(feed.max_answer, feed.decimals)}",
+                "swap the two bounds, or correct the one that is wrong",
+            )
 
 
 # --- investors and sanctions -------------------------------------------------
@@ -245,4 +256,29 @@ def _coupon_rules(context: RuleContext) -> Iterator[Diagnostic]:
                 f"coupon cycle {cycle.id}: record_date {format_date(cycle.record_date)} is not after "
                 f"payment_date {format_date(previous.payment_date)} of coupon cycle {previous.id}",
                 "a cycle's record date comes after the previous cycle's payment date",
+            )
+
+
+# --- cap-table snapshots and custody attestations ----------------------------
+
+
+def _unique_cids(context: RuleContext) -> Iterator[Diagnostic]:
+    """Report a CID written for a second period or label, because each record names its own document."""
+    collections = (
+        ("cap_table_snapshots", "cap-table snapshot", context.state.cap_table_snapshots),
+        ("custody_attestations", "custody attestation", context.state.custody_attestations),
+    )
+    for collection, noun, records in collections:
+        owners: dict[str, str] = {}
+        # File order is line order, so the first record with a CID keeps it.
+        for key in sorted(records, key=lambda each: context.at(collection, each).line):
+            cid = records[key].cid
+            owner = owners.setdefault(cid, key)
+            if owner == key:
+                continue
+            yield Diagnostic.at(
+                context.at(collection, key, "cid"),
+                "record.duplicate-cid",
+                f"{noun} {key}: cid {cid} is also the CID of {noun} {owner} on line {context.at(collection, owner).line}",
+                "each record names its own document, so check that this CID is the one of this record's upload",
             )

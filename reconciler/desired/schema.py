@@ -31,6 +31,7 @@ from reconciler.desired.patterns import ECMA_PATTERN_KEYWORDS, ecma_regex
 from reconciler.desired.values import (
     ValueFormatError,
     parse_account_address,
+    parse_cid,
     parse_country,
     parse_date,
     parse_utc_datetime,
@@ -46,6 +47,11 @@ SCHEMA_FILES = {
     "Sanctions": "sanctions.schema.json",
     "Allocations": "allocations.schema.json",
     "CouponCycles": "coupons.schema.json",
+    "CapTableSnapshots": "cap-tables.schema.json",
+    "CustodyAttestations": "attestations.schema.json",
+    "Pause": "pause.schema.json",
+    "Roles": "roles.schema.json",
+    "ForceTransfers": "force-transfers.schema.json",
 }
 # The usual file of each kind under state/<env>/; other names work, one file per kind.
 FILE_NAMES = {
@@ -54,6 +60,11 @@ FILE_NAMES = {
     "Sanctions": "sanctions.yaml",
     "Allocations": "allocations.yaml",
     "CouponCycles": "coupons.yaml",
+    "CapTableSnapshots": "cap-tables.yaml",
+    "CustodyAttestations": "attestations.yaml",
+    "Pause": "pause.yaml",
+    "Roles": "roles.yaml",
+    "ForceTransfers": "force-transfers.yaml",
 }
 SCHEMA_LINE_PREFIX = "# yaml-language-server: $schema="
 
@@ -97,6 +108,7 @@ def _build_format_checker() -> FormatChecker:
     checker.checks("iso3166-1-alpha-2", raises=ValueFormatError)(_format_check(parse_country))
     checker.checks("date", raises=ValueFormatError)(_format_check(parse_date))
     checker.checks("date-time", raises=ValueFormatError)(_format_check(parse_utc_datetime))
+    checker.checks("ipfs-cid", raises=ValueFormatError)(_format_check(parse_cid))
     return checker
 
 
@@ -400,6 +412,9 @@ _ENTRY_NOUNS = {
     "blocked": "sanctions entry",
     "allocations": "allocation",
     "cycles": "coupon cycle",
+    "orders": "force-transfer order",
+    "snapshots": "cap-table snapshot",
+    "attestations": "custody attestation",
     "price_feeds": "price feed",
 }
 

@@ -24,9 +24,14 @@ from reconciler.desired.convert import (
     Converted,
     ModelPath,
     convert_allocations,
+    convert_cap_table_snapshots,
     convert_coupon_cycles,
+    convert_custody_attestations,
     convert_environment,
+    convert_force_transfers,
     convert_investors,
+    convert_pause,
+    convert_roles,
     convert_sanctions,
     default_decimals,
 )
@@ -67,6 +72,10 @@ class ReadResult:
             "sanctions_entries": len(self.state.sanctions),
             "allocations": len(self.state.allocations),
             "coupon_cycles": len(self.state.coupon_cycles),
+            "cap_table_snapshots": len(self.state.cap_table_snapshots),
+            "custody_attestations": len(self.state.custody_attestations),
+            "role_holders": len(self.state.roles),
+            "force_transfers": len(self.state.force_transfers),
         }
 
 
@@ -185,6 +194,23 @@ def _read_state(env_path: Path, env: str) -> ReadResult:
             if "CouponCycles" in documents
             else {}
         ),
+        cap_table_snapshots=(
+            convert_cap_table_snapshots(documents["CapTableSnapshots"], invalid["CapTableSnapshots"], converted)
+            if "CapTableSnapshots" in documents
+            else {}
+        ),
+        custody_attestations=(
+            convert_custody_attestations(documents["CustodyAttestations"], invalid["CustodyAttestations"], converted)
+            if "CustodyAttestations" in documents
+            else {}
+        ),
+        pause=convert_pause(documents["Pause"], invalid["Pause"], converted) if "Pause" in documents else {},
+        roles=convert_roles(documents["Roles"], invalid["Roles"], converted) if "Roles" in documents else {},
+        force_transfers=(
+            convert_force_transfers(documents["ForceTransfers"], invalid["ForceTransfers"], decimals, converted)
+            if "ForceTransfers" in documents
+            else {}
+        ),
     )
     diagnostics.extend(converted.diagnostics)
 
@@ -212,6 +238,26 @@ def _read_state(env_path: Path, env: str) -> ReadResult:
         files=files,
         diagnostics=sorted_diagnostics(diagnostics),
     )
+
+
+def read_environment(state_dir: Path, env: str, *, purpose: str) -> tuple[Environment, ReadResult]:
+    """Read ENV's state files and return the environment with everything read.
+
+    Raises DesiredStateError only when the environment file is unusable.
+
+    For read-only commands that need the environment's addresses but not a
+    valid desired state. PURPOSE names the command in the hint, such as "the
+    check".
+    """
+    result = read_state(state_dir, env)
+    if result.environment is None:
+        first = result.diagnostics[0]
+        raise DesiredStateError(
+            f"{first.file}:{first.line}:{first.column}: {first.message}",
+            diagnostics=tuple(result.diagnostics),
+            hint=f"{purpose} needs a valid environment file; run `jinbi validate --env {env}` to see every error",
+        )
+    return result.environment, result
 
 
 def load_state(state_dir: Path, env: str) -> DesiredState:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pycountry
 from eth_utils.address import to_checksum_address
+from multiformats import CID
 
 from reconciler.model import SECONDS_PER_DAY
 
@@ -99,6 +100,36 @@ def parse_country(text: str) -> str:
             "is not an ISO 3166-1 alpha-2 country code",
             "use the two capital letters of ISO 3166-1, such as US, DE, SG or GB (not UK)",
         )
+    return text
+
+
+# --- IPFS content identifiers ------------------------------------------------
+
+# The limit bounds the stored string and with it the gas of a record. A CIDv1
+# of a SHA-512 digest in base32 has 110 characters.
+MAX_CID_LENGTH = 128
+_CID_HINT = (
+    "write the CID that IPFS returned for the uploaded document, such as "
+    '"QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG" (version 0) or "bafy…" or "bafk…" (version 1)'
+)
+
+
+def parse_cid(text: str) -> str:
+    """Return TEXT when it decodes as an IPFS CID of version 0 or 1 (multiformats' `CID.decode`).
+
+    The text is kept as written, because the contracts store it as a string.
+    """
+    if len(text) > MAX_CID_LENGTH:
+        raise ValueFormatError(
+            f"is not an IPFS CID: it has {len(text)} characters, more than {MAX_CID_LENGTH}", _CID_HINT
+        )
+    try:
+        CID.decode(text)
+    except (ValueError, KeyError, IndexError):
+        # multiformats 0.3 raises KeyError subclasses for an unknown multibase
+        # prefix or codec, ValueError subclasses for invalid digits or lengths,
+        # and IndexError for a multibase prefix with nothing after it.
+        raise ValueFormatError("is not an IPFS CID (version 0 or 1)", _CID_HINT, shape_matched=False) from None
     return text
 
 

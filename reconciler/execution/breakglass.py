@@ -4,7 +4,10 @@
 execution path as apply (journal, signer, confirmations), without a plan or
 a review. It loads only the environment file, so an invalid investors or
 allocations file cannot hold a pause up. It takes its own lock, named
-`<env>.break-glass`, so a running or stuck apply does not block it.
+`<env>.break-glass`, so a running or stuck apply does not block it. When the
+environment has a Pause file, the new state and the reason are written into
+it, because the next apply would otherwise send the token back to the state
+that file asks for; the caller commits it.
 `reconciler.cli` maps `jinbi pause` and `jinbi unpause` here.
 """
 
@@ -19,7 +22,8 @@ from web3.exceptions import ContractLogicError
 
 from reconciler.chain import artifacts, rpc
 from reconciler.chain.errors import decode_revert, revert_data
-from reconciler.desired import read_state
+from reconciler.desired import read_environment
+from reconciler.desired.dump import dump_pause, write_atomically
 from reconciler.errors import ConfigurationError, DesiredStateError, ExecutionError
 from reconciler.execution.apply import execute
 from reconciler.execution.journal import DEFAULT_JOURNAL_DIR, Journal
@@ -27,7 +31,7 @@ from reconciler.execution.lock import DEFAULT_LOCK_DIR, acquire_lock
 from reconciler.execution.run import signer_for
 from reconciler.execution.transactions import ExecutionResult, TransactionRequest
 from reconciler.gitops.audit import DEFAULT_AUDIT_DIR, WrittenRecord, break_glass_record, write_record
-from reconciler.model import Environment
+from reconciler.model import Environment, Pause
 from reconciler.planning.run import git_commit
 
 log = logging.getLogger(__name__)
@@ -45,14 +49,22 @@ class BreakGlassResult:
     function: str
     result: ExecutionResult | None
     record: WrittenRecord | None
+    pause_file: Path | None = None  # the Pause file rewritten with the new state, to be committed
+
 
     def describe(self) -> str:
         if self.result is None:
             state = "paused" if self.function.endswith(".pause") else "not paused"
-            return f"the token of {self.environment} is already {state}: nothing sent"
-        lines = [self.result.describe()]
+            lines = [f"the token of {self.environment} is already {state}: nothing sent"]
+        else:
+            lines = [self.result.describe()]
         if self.record is not None:
             lines.append(self.record.describe())
+        if self.pause_file is not None:
+            lines.append(
+                f"wrote {self.pause_file}: commit it, or the next apply sends the token back to the state "
+                "the committed file asks for"
+            )
         return "\n".join(lines)
 
 
@@ -76,7 +88,7 @@ def break_glass(
     reason = reason.strip()
     if not reason:
         raise ConfigurationError("the reason is empty", hint="pass --reason with what happened, for the audit trail")
-    environment = _environment(state_dir, env)
+    environment, pause_file = _environment(state_dir, env)
     signer = signer_for(environment)
     w3 = rpc.connect(environment)
     address = Web3.to_checksum_address(environment.contracts.security_token)
@@ -87,7 +99,7 @@ def break_glass(
     # Nothing to send when the token already is where the command wants it.
     if bool(token.functions.paused().call()) == pause:
         log.info("the token of %s is already %s", env, "paused" if pause else "unpaused")
-        return BreakGlassResult(env, function, None, None)
+        return BreakGlassResult(env, function, None, None, _follow_chain(pause_file, pause, reason))
 
     # Estimating first turns a missing role into a decoded error before anything is signed.
     data = token.encode_abi(name)
@@ -135,16 +147,20 @@ def break_glass(
     written = write_record(record, f"{name}-{block}", state_dir=state_dir, audit_dir=audit_dir)
     result.raise_for_failures()
     log.info("%s confirmed for %s, reason: %s", function, environment.name, reason)
-    return BreakGlassResult(env, function, result, written)
+
+    return BreakGlassResult(env, function, result, written, _follow_chain(pause_file, pause, reason))
 
 
-def _environment(state_dir: Path, env: str) -> Environment:
-    result = read_state(state_dir, env)
-    if result.environment is None:
-        first = result.diagnostics[0]
-        raise DesiredStateError(
-            f"{first.file}:{first.line}:{first.column}: {first.message}",
-            diagnostics=tuple(result.diagnostics),
-            hint=f"pause needs a valid environment file; run `jinbi validate --env {env}`",
-        )
-    return result.environment
+def _follow_chain(pause_file: Path | None, paused: bool, reason: str) -> Path | None:
+    """Write the token's state and REASON into the Pause file, so that the next apply keeps that state."""
+    if pause_file is None:
+        return None
+    write_atomically(pause_file, dump_pause(Pause(paused=paused, reason=reason)))
+    return pause_file
+
+
+def _environment(state_dir: Path, env: str) -> tuple[Environment, Path | None]:
+    """Return the environment and the environment's Pause file, if it has one that loads."""
+    environment, result = read_environment(state_dir, env, purpose="pause")
+    pause_file = result.files.get("Pause")
+    return environment, Path(pause_file) if pause_file is not None else None

@@ -29,7 +29,7 @@ from reconciler.execution.staleness import already_applied, check_plan_holds
 from reconciler.execution.transactions import ProgressCallback, TransactionRequest
 from reconciler.gitops.audit import DEFAULT_AUDIT_DIR, apply_record, write_record
 from reconciler.model import Environment
-from reconciler.planning.calls import DEFAULT_GAS_CAP
+from reconciler.planning.calls import DEFAULT_GAS_CAP, Function
 from reconciler.planning.plan import PlanOptions, build_plan, document_digest, plan_document
 from reconciler.planning.render_text import render_text
 from reconciler.planning.run import DEVNET_NAME, PRIVATE_KEY_VARIABLE, PlanRequest, git_commit, make_plan
@@ -47,6 +47,7 @@ class ApplyRequest:
     auto_approve: bool = False
     gas_cap: int = DEFAULT_GAS_CAP
     allow_mass_change: bool = False
+    allow_force_transfer: bool = False  # send court-ordered force transfers; without it a plan with any is refused
     simulate: bool = True
     fees: FeePolicy | None = None
     journal_dir: Path = DEFAULT_JOURNAL_DIR
@@ -93,6 +94,7 @@ def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
                 _verify(desired, w3, signer, request, output)
                 return
             output.show(str(document["summary"]["text"]))
+            check_force_transfers_allowed(document, request.allow_force_transfer)
             _confirm_sending(len(document["transactions"]), environment, request, output)
         else:
             # A run that crashed left its journal: wait for what it sent before planning again,
@@ -112,6 +114,7 @@ def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
             if not plan.has_changes:
                 return
             document = plan_document(plan)
+            check_force_transfers_allowed(document, request.allow_force_transfer)
             _confirm_sending(len(plan.transactions), environment, request, output)
 
         # Send exactly the plan's transactions, recorded in the journal of its digest.
@@ -145,6 +148,29 @@ def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
 
         # Converged only when a fresh plan from the chain as it is now is empty.
         _verify(desired, w3, signer, request, output)
+
+
+def check_force_transfers_allowed(document: Mapping[str, Any], allowed: bool) -> None:
+    """Raise PlanError when the plan sends a court-ordered force transfer and ALLOWED is false.
+
+    The orders are found by the called function, not by the summary's list,
+    and `check_calls` has tied each call shown to the bytes that are sent.
+    """
+    orders = [
+        bytes.fromhex(str(transaction["call"]["arguments"][0]["value"]).removeprefix("0x"))
+        .rstrip(b"\0")
+        .decode("ascii", errors="replace")
+        for transaction in document["transactions"]
+        if transaction["function"] == Function.FORCE_TRANSFER.qualified_name
+    ]
+    if orders and not allowed:
+        count = len(orders)
+        raise PlanError(
+            f"the plan contains {count} court-ordered force {'transfer' if count == 1 else 'transfers'} "
+            f"({', '.join(orders)}), and apply sends force transfers only with --allow-force-transfer: nothing was sent",
+            hint="check each order's legal reference, partition, accounts and amount against the court order, "
+            "then rerun with --allow-force-transfer",
+        )
 
 
 def _confirm_sending(count: int, environment: Environment, request: ApplyRequest, output: ApplyOutput) -> None:

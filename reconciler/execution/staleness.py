@@ -9,10 +9,11 @@ runs only if each value on chain now is one the plan can explain:
 - the value after the simulated run, when an earlier apply of this plan sent
   the transaction that writes it;
 - any value of a field that the chain stamps with the block's time
-  (`booked_at`, `closed_at`, `paid_at`) and that the plan sets, because the
-  real block is not the simulated one;
+  (`booked_at`, `closed_at`, `paid_at`, `recorded_at`, `attested_at`,
+  `executed_at`) and that the plan sets, because the real block is not the
+  simulated one;
 - any value of an aggregate (a collection count, the treasury's USDC balance
-  or allowance) that two or more of the plan's transactions write. An
+  or allowance, the holders of a role) that two or more of the plan's transactions write. An
   interrupted apply leaves such a value between two of them, and the
   simulation records only the value after the last.
 
@@ -30,13 +31,14 @@ from typing import Any
 
 from reconciler.chain.observe import Observation
 from reconciler.errors import PlanError
+from reconciler.model import MANAGED_ROLES
 from reconciler.planning.calls import Function
 
 # How many changed values a stale-plan error lists before it counts the rest.
 STALE_VALUES_SHOWN = 10
 
 # Fields the contracts set to the block's timestamp.
-CHAIN_TIME_FIELDS = ("booked_at", "closed_at", "paid_at")
+CHAIN_TIME_FIELDS = ("booked_at", "closed_at", "paid_at", "executed_at", "recorded_at", "attested_at")
 
 # Aggregate read keys, by the functions whose transactions change them.
 AGGREGATE_WRITERS: Mapping[str, frozenset[Function]] = {
@@ -44,8 +46,20 @@ AGGREGATE_WRITERS: Mapping[str, frozenset[Function]] = {
     "counts/blocked": frozenset({Function.BLOCK_ADDRESSES, Function.UNBLOCK_ADDRESSES}),
     "counts/bookings": frozenset({Function.BOOK}),
     "counts/cycles": frozenset({Function.PAY_COUPON}),
+    "counts/snapshots": frozenset({Function.RECORD_SNAPSHOTS}),
+    "counts/attestations": frozenset({Function.RECORD_ATTESTATIONS}),
     "treasury/usdc_balance": frozenset({Function.PAY_COUPON}),
     "treasury/usdc_allowance/corporate_actions": frozenset({Function.APPROVE, Function.PAY_COUPON}),
+    "counts/force_transfers": frozenset({Function.FORCE_TRANSFER}),
+    # The holders of a role are read as one value, which each grant or revocation on its contract changes.
+    **{
+        f"roles/{contract}/{role}": frozenset(
+            function for function in Function if function.spec.name in ("grantRole", "revokeRole")
+            and function.spec.contract == contract
+        )
+        for contract, roles in MANAGED_ROLES.items()
+        for role in roles
+    },
 }
 
 

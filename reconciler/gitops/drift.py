@@ -4,8 +4,9 @@ The YAML at HEAD (read from the commit, not the work tree) is diffed against
 one observation of the chain. Each difference gets one of two classes:
 
 - changed outside the reconciler: the chain has a value that no commit
-  requested. That is an on-chain item the YAML does not list, or a paused
-  token (the YAML has no pause state yet). It is also a value that the last
+  requested. That is an on-chain item the YAML does not list (a role
+  holder, an executed force transfer), or a paused token without a Pause
+  file; a pause that the YAML's Pause file asks for is no drift. It is also a value that the last
   applied commit's YAML already had as HEAD has it, so the chain once had
   that value and someone changed it since.
 - pending in an unapplied commit: HEAD wants a value that the last applied
@@ -39,7 +40,7 @@ from reconciler.errors import DesiredStateError, DriftError
 from reconciler.gitops.audit import last_applied_commit
 from reconciler.gitops.metadata import open_repository, repository_path
 from reconciler.importing import Placeholders, fill_unobserved, render_files
-from reconciler.model import AllocationStatus, Environment, State
+from reconciler.model import AllocationStatus, Environment, Pause, State
 from reconciler.money import format_base_units
 from reconciler.planning.changes import Change, Kind, Operation
 from reconciler.planning.diff import diff
@@ -57,8 +58,12 @@ KIND_FILES = {
     Kind.SANCTIONS_ENTRY: FILE_NAMES["Sanctions"],
     Kind.ALLOCATION: FILE_NAMES["Allocations"],
     Kind.COUPON_CYCLE: FILE_NAMES["CouponCycles"],
+    Kind.CAP_TABLE_SNAPSHOT: FILE_NAMES["CapTableSnapshots"],
+    Kind.CUSTODY_ATTESTATION: FILE_NAMES["CustodyAttestations"],
+    Kind.PAUSE: FILE_NAMES["Pause"],
+    Kind.ROLE: FILE_NAMES["Roles"],
+    Kind.FORCE_TRANSFER: FILE_NAMES["ForceTransfers"],
 }
-PAUSE_KEY = "security_token"
 
 
 class DriftClass(StrEnum):
@@ -73,14 +78,14 @@ class DriftItem:
     """One on-chain value that differs from the YAML at HEAD."""
 
     category: DriftClass
-    kind: str  # a Kind value, or "token" for the pause
+    kind: str  # a Kind value
     key: str
     field: str  # "" for a whole item
     yaml_value: str
     chain_value: str
-    position: SourcePosition | None  # in the work tree's folder; None for on-chain-only items and the pause
+    position: SourcePosition | None  # in the work tree's folder; None for on-chain-only items
     adopted_in_work_tree: bool = False  # the uncommitted YAML already has the chain's value
-    change: Change | None = None  # None for the pause
+    change: Change | None = None
 
     @property
     def target(self) -> str:
@@ -280,12 +285,6 @@ def find_drift(inputs: DriftInputs) -> DriftReport:
                 change=change,
             )
         )
-    if observation.paused:
-        items.append(
-            DriftItem(
-                DriftClass.OUTSIDE, "token", PAUSE_KEY, "paused", "no pause state", "paused", None,
-            )
-        )
     return DriftReport(
         environment=environment.name,
         block_number=observation.block_number,
@@ -344,6 +343,8 @@ def _field_value(item: Any, field: str) -> Any:
 
 
 def _show(value: Any, field: str, environment: Environment, operation: Operation) -> str:
+    if isinstance(value, Pause):
+        return "paused" if value.paused else "not paused"
     if operation is not Operation.CHANGE:
         return "absent" if value is None else "present"
     if isinstance(value, bool):
@@ -368,18 +369,13 @@ class Adoption:
 
     files: tuple[Path, ...]
     adopted: tuple[DriftItem, ...]
-    not_adoptable: tuple[DriftItem, ...]  # the pause, and items the chain lacks
+    not_adoptable: tuple[DriftItem, ...]  # items the chain lacks
 
     def describe(self) -> str:
         lines = [f"adopted {len(self.adopted)} on-chain {'value' if len(self.adopted) == 1 else 'values'} in the YAML"]
         lines += [f"wrote {path}" for path in self.files]
         for item in self.not_adoptable:
-            reason = (
-                "the YAML has no pause state yet; unpause with `jinbi unpause` or keep the drift"
-                if item.kind == "token"
-                else "the chain lacks this item, so there is no value to adopt"
-            )
-            lines.append(f"not adopted: {item.target}: {reason}")
+            lines.append(f"not adopted: {item.target}: the chain lacks this item, so there is no value to adopt")
         return "\n".join(lines)
 
 
@@ -437,7 +433,8 @@ def _merge(current: State, filled: State, changes: Iterable[Change]) -> State:
     collections: dict[str, dict[str, Any]] = {kind.value: dict(_collection(current, kind)) for kind in Kind}
     for change in changes:
         items = collections[change.kind.value]
-        if change.operation is Operation.REMOVE:
+        if change.operation is Operation.REMOVE or change.kind is Kind.PAUSE:
+            # A pause adopted from the chain gets the import's reason: the YAML's was for the other state.
             items[change.key] = _collection(filled, change.kind)[change.key]
         elif change.field == "blocked":
             # The chain blocks an address that the YAML delists: adopting it drops delisted_on.
@@ -450,4 +447,9 @@ def _merge(current: State, filled: State, changes: Iterable[Change]) -> State:
         sanctions=collections[Kind.SANCTIONS_ENTRY.value],
         allocations=collections[Kind.ALLOCATION.value],
         coupon_cycles=collections[Kind.COUPON_CYCLE.value],
+        cap_table_snapshots=collections[Kind.CAP_TABLE_SNAPSHOT.value],
+        custody_attestations=collections[Kind.CUSTODY_ATTESTATION.value],
+        pause=collections[Kind.PAUSE.value],
+        roles=collections[Kind.ROLE.value],
+        force_transfers=collections[Kind.FORCE_TRANSFER.value],
     )

@@ -7,7 +7,8 @@ and `status: cancelled` on an open booking `cancel`. Edits of facts the chain
 cannot change (booked terms, settled or cancelled bookings, paid cycles) become
 problems with a hint, and on-chain items missing from the YAML become drift
 warnings, never actions. Coupon cycles are handled in
-`reconciler.planning.coupons`.
+`reconciler.planning.coupons`, and cap-table snapshots and custody
+attestations in `reconciler.planning.ipfs_records`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ from dataclasses import dataclass
 
 from reconciler.chain.packing import PackedInvestor, pack_investor
 from reconciler.desired.state import DesiredState
-from reconciler.model import Allocation, AllocationStatus, Environment, Investor, SanctionsEntry, State
+from reconciler.model import (
+    Allocation,
+    AllocationStatus,
+    CapTableSnapshot,
+    CustodyAttestation,
+    Environment,
+    ForceTransfer,
+    Investor,
+    SanctionsEntry,
+    State,
+)
 from reconciler.money import format_base_units
 from reconciler.planning.calls import NEW_INVESTOR_GAS, UPDATED_INVESTOR_GAS, Function, Stage
 from reconciler.planning.changes import Change, Kind, Operation
@@ -41,6 +52,11 @@ YAML_KINDS = {
     Kind.SANCTIONS_ENTRY: "Sanctions",
     Kind.ALLOCATION: "Allocations",
     Kind.COUPON_CYCLE: "CouponCycles",
+    Kind.CAP_TABLE_SNAPSHOT: "CapTableSnapshots",
+    Kind.CUSTODY_ATTESTATION: "CustodyAttestations",
+    Kind.PAUSE: "Pause",
+    Kind.ROLE: "Roles",
+    Kind.FORCE_TRANSFER: "ForceTransfers",
 }
 
 NEW_TERMS_HINT = "cancel it with status: cancelled and book the new terms under a new id"
@@ -388,6 +404,20 @@ def _drift_description(kind: Kind, item: object, environment: Environment) -> st
         return f"({_terms(item, environment)}) is {item.status.value}"
     if kind is Kind.SANCTIONS_ENTRY:
         return "is blocked"
+    if isinstance(item, CapTableSnapshot):
+        return f"(CID {item.cid}) was recorded {show_time(item.recorded_at)}"
+    if isinstance(item, CustodyAttestation):
+        return f"(scope {item.scope}, CID {item.cid}) was recorded {show_time(item.attested_at)}"
+    if kind is Kind.PAUSE:
+        return "is paused"
+    if kind is Kind.ROLE:
+        return "holds the role"
+    if isinstance(item, ForceTransfer):
+        amount = show_tokens(item.amount, environment.decimals.security_token)
+        return (
+            f"({amount} of {item.partition.value} from {item.sender} to {item.recipient}, "
+            f"order {item.legal_reference}) was executed {show_time(item.executed_at)}"
+        )
     paid_at = getattr(item, "paid_at", None)
     return f"was paid {show_time(paid_at)}" if paid_at else "was paid"
 

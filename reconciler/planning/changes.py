@@ -29,6 +29,11 @@ class Kind(StrEnum):
     SANCTIONS_ENTRY = "sanctions"
     ALLOCATION = "allocations"
     COUPON_CYCLE = "coupon_cycles"
+    CAP_TABLE_SNAPSHOT = "cap_table_snapshots"
+    CUSTODY_ATTESTATION = "custody_attestations"
+    PAUSE = "pause"
+    ROLE = "roles"
+    FORCE_TRANSFER = "force_transfers"
 
     @property
     def noun(self) -> str:
@@ -41,6 +46,11 @@ _NOUNS = {
     Kind.SANCTIONS_ENTRY: "sanctions entry",
     Kind.ALLOCATION: "allocation",
     Kind.COUPON_CYCLE: "coupon cycle",
+    Kind.CAP_TABLE_SNAPSHOT: "cap-table snapshot",
+    Kind.CUSTODY_ATTESTATION: "custody attestation",
+    Kind.PAUSE: "pause state",
+    Kind.ROLE: "role holder",
+    Kind.FORCE_TRANSFER: "force transfer",
 }
 
 

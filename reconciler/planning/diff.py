@@ -4,7 +4,12 @@
 jurisdiction and lockup_until, but not the internal ref. For sanctions entries
 it compares whether the address is blocked, not the list source or dates. For
 allocations it compares partition, investor, amount, price and status, but not
-the trade date, and for coupon cycles every field the contract records. It
+the trade date, and for coupon cycles every field the contract records. For
+cap-table snapshots and custody attestations it compares the CID and the
+scope, not the time of recording. The pause state is compared only when the
+YAML has one, and a paused token without one is drift. Role holders are
+compared only when the YAML has a Roles file. Force-transfer orders are
+compared field by field, not by the time of execution. It
 reads no clock and no chain: the same two states always give the same sorted
 changes. Deciding what a change means (a call, an error, a drift warning)
 is left to `reconciler.planning.actions`.
@@ -17,12 +22,15 @@ from typing import Any
 
 from reconciler.desired.diagnostics import SourcePosition
 from reconciler.desired.state import DesiredState
-from reconciler.model import AllocationStatus, State
+from reconciler.model import MANAGED_ROLES, PAUSE_KEY, AllocationStatus, Pause, RoleStatus, State
 from reconciler.planning.changes import Change, Kind, Operation
 
 INVESTOR_FIELDS = ("kyc", "qib", "jurisdiction", "lockup_until")
 ALLOCATION_FIELDS = ("partition", "investor", "amount", "price")
 COUPON_CYCLE_FIELDS = ("period", "rate_bps", "record_date", "payment_date")
+SNAPSHOT_FIELDS = ("cid",)
+ATTESTATION_FIELDS = ("scope", "cid")
+FORCE_TRANSFER_FIELDS = ("legal_reference", "partition", "sender", "recipient", "amount")
 
 KIND_ORDER = {kind: index for index, kind in enumerate(Kind)}
 
@@ -35,6 +43,17 @@ def diff(desired: DesiredState, observed: State) -> tuple[Change, ...]:
     changes.extend(_sanctions_changes(desired.state, observed, positions))
     changes.extend(_allocation_changes(desired.state, observed, positions))
     changes.extend(_coupon_cycle_changes(desired.state, observed, positions))
+    changes.extend(
+        _record_changes(Kind.CAP_TABLE_SNAPSHOT, SNAPSHOT_FIELDS, desired.state, observed, positions)
+    )
+    changes.extend(
+        _record_changes(Kind.CUSTODY_ATTESTATION, ATTESTATION_FIELDS, desired.state, observed, positions)
+    )
+    changes.extend(_pause_changes(desired.state, observed, positions))
+    changes.extend(_role_changes(desired.state, observed, positions, managed="Roles" in desired.files))
+    changes.extend(
+        _record_changes(Kind.FORCE_TRANSFER, FORCE_TRANSFER_FIELDS, desired.state, observed, positions)
+    )
     return tuple(sorted(changes, key=change_order))
 
 
@@ -49,6 +68,13 @@ def item_order(kind: Kind, key: str) -> str:
         return key.rjust(20, "0")
     if kind in (Kind.INVESTOR, Kind.SANCTIONS_ENTRY):
         return key.lower()
+    if kind is Kind.ROLE:
+        # By contract, then the admin role last, so that a plan revokes an admin's other roles first.
+        contract, _, rest = key.partition("/")
+        role, _, holder = rest.partition("/")
+        known = list(MANAGED_ROLES)
+        position = known.index(contract) if contract in known else len(known)
+        return f"{position:02d}/{int(role == 'DEFAULT_ADMIN_ROLE')}/{role}/{holder.lower()}"
     return key
 
 
@@ -159,3 +185,57 @@ def _coupon_cycle_changes(
             position = _position(positions, kind, cycle_id, "amount")
             yield Change(kind, cycle_id, "amount", Operation.CHANGE, paid.amount, cycle.amount, position)
     yield from _removed(kind, desired.coupon_cycles, observed.coupon_cycles)
+
+
+def _record_changes(
+    kind: Kind,
+    fields: tuple[str, ...],
+    desired: State,
+    observed: State,
+    positions: Mapping[tuple[str, ...], SourcePosition],
+) -> Iterator[Change]:
+    # Cap-table snapshots and custody attestations: a record missing on chain
+    # is an ADD, and a recorded one differs only by an edit the chain rejects.
+    wanted: Mapping[str, Any] = getattr(desired, kind.value)
+    recorded: Mapping[str, Any] = getattr(observed, kind.value)
+    for key, item in wanted.items():
+        on_chain = recorded.get(key)
+        if on_chain is None:
+            yield Change(kind, key, "", Operation.ADD, None, item, _position(positions, kind, key))
+        else:
+            yield from _field_changes(kind, key, fields, item, on_chain, positions)
+    yield from _removed(kind, wanted, recorded)
+
+
+def _pause_changes(
+    desired: State, observed: State, positions: Mapping[tuple[str, ...], SourcePosition]
+) -> Iterator[Change]:
+    # Without a Pause file the pause is unmanaged, but a paused token is still
+    # reported: something stopped every transfer and no YAML says why.
+    kind = Kind.PAUSE
+    wanted = desired.pause.get(PAUSE_KEY)
+    actual = observed.pause.get(PAUSE_KEY, Pause(paused=False))
+    if wanted is None:
+        if actual.paused:
+            yield Change(kind, PAUSE_KEY, "", Operation.REMOVE, actual, None)
+        return
+    if wanted.paused != actual.paused:
+        position = _position(positions, kind, PAUSE_KEY, "paused")
+        yield Change(kind, PAUSE_KEY, "paused", Operation.CHANGE, actual.paused, wanted.paused, position)
+
+
+def _role_changes(
+    desired: State, observed: State, positions: Mapping[tuple[str, ...], SourcePosition], *, managed: bool
+) -> Iterator[Change]:
+    # The chain lists granted holders only: a revoked holder in the YAML matches
+    # an account without the role, and a listed holder the chain lacks is an ADD.
+    kind = Kind.ROLE
+    for key, assignment in desired.roles.items():
+        held = key in observed.roles
+        if assignment.status is RoleStatus.GRANTED and not held:
+            yield Change(kind, key, "", Operation.ADD, None, assignment, _position(positions, kind, key))
+        elif assignment.status is RoleStatus.REVOKED and held:
+            position = _position(positions, kind, key, "status")
+            yield Change(kind, key, "status", Operation.CHANGE, RoleStatus.GRANTED, RoleStatus.REVOKED, position)
+    if managed:
+        yield from _removed(kind, desired.roles, observed.roles)

@@ -26,8 +26,10 @@ from reconciler.planning.actions import derive_actions
 from reconciler.planning.calls import DEFAULT_GAS_CAP, EIP_7825_TX_GAS_LIMIT
 from reconciler.planning.changes import Kind
 from reconciler.planning.checks import check_mass_change, check_signer
+from reconciler.planning.controls import check_role_sequence, control_actions, roles_after_grants
 from reconciler.planning.coupons import CouponInputs, coupon_actions
 from reconciler.planning.diff import diff
+from reconciler.planning.ipfs_records import record_actions
 from reconciler.planning.records import Action, PlanWarning, Problem, ScheduledCoupon, Verb
 from reconciler.planning.transactions import Transaction, argument_names, batch_transactions, function_abi
 
@@ -76,6 +78,11 @@ class Plan:
     def actions(self) -> tuple[Action, ...]:
         """Every action, in sending order."""
         return tuple(action for transaction in self.transactions for action in transaction.actions)
+
+    @property
+    def force_transfer_orders(self) -> tuple[str, ...]:
+        """The order ids of the court-ordered force transfers the plan sends, in sending order."""
+        return tuple(action.key for action in self.actions if action.verb is Verb.FORCE_TRANSFER)
 
     @property
     def has_changes(self) -> bool:
@@ -135,13 +142,17 @@ def build_plan(desired: DesiredState, observation: Observation, options: PlanOpt
         ),
         changes,
     )
-    actions = derived.actions + coupons.actions
-    problems = [*derived.problems, *coupons.problems]
+    records = record_actions(observation.state, changes)
+    controls = control_actions(desired, changes, observation.roles, observation.partition_balances)
+    actions = derived.actions + coupons.actions + records.actions + controls.actions
+    problems = [*derived.problems, *coupons.problems, *records.problems, *controls.problems]
 
     # Batch in sending order, then check what sending them needs.
     transactions = batch_transactions(actions, environment, options.signer, options.gas_cap)
     problems.extend(check_mass_change(actions, desired, options.allow_mass_change))
-    problems.extend(check_signer(transactions, desired, options.signer, observation.roles))
+    # The plan's own grants count for the signer; check_role_sequence checks they come in time.
+    problems.extend(check_signer(transactions, desired, options.signer, roles_after_grants(observation.roles, actions)))
+    problems.extend(check_role_sequence(actions, observation.roles, options.signer))
     if problems:
         raise plan_error(problems)
 
@@ -243,6 +254,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             "has_changes": plan.has_changes,
             "counts": {verb.name.lower(): count for verb, count in plan.verb_counts().items()},
             "transactions": len(plan.transactions),
+            "force_transfers": list(plan.force_transfer_orders),
         },
         "actions": actions,
         "transactions": transactions,

@@ -31,14 +31,21 @@ class VerbInfo:
 class Verb(Enum):
     """The kind of work an action does, with its plan marker and its phrase in the summary line."""
 
+    PAUSE = VerbInfo("~", "token to pause", "tokens to pause")
+    GRANT_ROLE = VerbInfo("+", "role to grant", "roles to grant")
     BLOCK = VerbInfo("+", "address to block", "addresses to block")
     CANCEL = VerbInfo("-", "booking to cancel", "bookings to cancel")
     UPDATE_INVESTOR = VerbInfo("~", "investor to update", "investors to update")
     ADD_INVESTOR = VerbInfo("+", "investor to add", "investors to add")
     UNBLOCK = VerbInfo("-", "address to unblock", "addresses to unblock")
+    UNPAUSE = VerbInfo("~", "token to unpause", "tokens to unpause")
     BOOK = VerbInfo("+", "allocation to book", "allocations to book")
     APPROVE = VerbInfo("~", "USDC allowance to raise", "USDC allowances to raise")
     PAY_COUPON = VerbInfo("+", "coupon cycle to pay", "coupon cycles to pay")
+    RECORD_SNAPSHOT = VerbInfo("+", "cap-table snapshot to record", "cap-table snapshots to record")
+    RECORD_ATTESTATION = VerbInfo("+", "custody attestation to record", "custody attestations to record")
+    REVOKE_ROLE = VerbInfo("-", "role to revoke", "roles to revoke")
+    FORCE_TRANSFER = VerbInfo("~", "court-ordered force transfer", "court-ordered force transfers")
 
     @property
     def marker(self) -> str:

@@ -22,7 +22,7 @@ from reconciler.desired.diagnostics import SourcePosition
 from reconciler.planning.changes import Kind
 from reconciler.planning.plan import Plan, plan_digest
 from reconciler.planning.records import Action
-from reconciler.planning.render_text import SECTIONS, describe_scheduled
+from reconciler.planning.render_text import SECTIONS, describe_scheduled, force_transfer_banner
 
 # GitHub's REST API rejects a longer comment with "body is too long (maximum is
 # 65536 characters)". The margin leaves room for a bot's own header or footer,
@@ -109,6 +109,10 @@ def _intro(plan: Plan) -> str:
         f"Chain {plan.chain_id} at block {plan.block_number} ({escape(plan.block_hash)}), "
         f"git commit {commit}, signer {escape(plan.signer)}, {escape(plan.simulation)}.",
         "",
+    ]
+    if plan.force_transfer_orders:
+        lines += [f"> [!WARNING]\n> **{escape(force_transfer_banner(plan))}**", ""]
+    lines += [
         *_provenance(plan),
         "| change | count |",
         "|---|---:|",

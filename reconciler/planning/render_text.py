@@ -19,11 +19,16 @@ MARKER_STYLES = {"+": "green", "~": "yellow", "-": "red"}
 
 # Section titles in the order they are shown. The None section lists the USDC approval.
 SECTIONS: tuple[tuple[Kind | None, str], ...] = (
+    (Kind.PAUSE, "Pause"),
+    (Kind.ROLE, "Roles"),
     (Kind.INVESTOR, "Investors"),
     (Kind.SANCTIONS_ENTRY, "Sanctions"),
     (Kind.ALLOCATION, "Allocations"),
     (None, "USDC allowance"),
     (Kind.COUPON_CYCLE, "Coupon cycles"),
+    (Kind.CAP_TABLE_SNAPSHOT, "Cap-table snapshots"),
+    (Kind.CUSTODY_ATTESTATION, "Custody attestations"),
+    (Kind.FORCE_TRANSFER, "Court-ordered force transfers"),
 )
 
 
@@ -40,6 +45,8 @@ def render_text(plan: Plan) -> Text:
     )
     out.append(f"Signer {plan.signer}, gas cap {plan.gas_cap:,} per transaction, ")
     out.append(f"{plan.simulation}.\n", style="yellow" if plan.simulation == "not simulated" else "")
+    if plan.force_transfer_orders:
+        out.append(f"\n{force_transfer_banner(plan)}\n", style="bold red")
 
     # The actions, grouped by kind, each with the YAML line that requests it.
     for kind, title in SECTIONS:
@@ -73,6 +80,17 @@ def render_text(plan: Plan) -> Text:
     out.append(plan.summary(), style="bold")
     out.append("\n")
     return out
+
+
+def force_transfer_banner(plan: Plan) -> str:
+    """Warn that PLAN moves holders' tokens by court order, naming the orders."""
+    orders = plan.force_transfer_orders
+    count = len(orders)
+    return (
+        f"WARNING: this plan contains {count} court-ordered force {'transfer' if count == 1 else 'transfers'} "
+        f"({', '.join(orders)}): {'it moves' if count == 1 else 'they move'} tokens without the holder's consent "
+        "and cannot be undone. `jinbi apply` sends a force transfer only with --allow-force-transfer."
+    )
 
 
 def describe_transaction(transaction: Transaction) -> str:

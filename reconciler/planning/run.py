@@ -55,9 +55,10 @@ def make_plan(request: PlanRequest) -> Plan:
     environment = desired.environment
     signer = resolve_signer(request.signer, environment)
 
-    # All reads of the plan come from one block.
+    # All reads of the plan come from one block, the balances that force-transfer orders take from included.
     w3 = rpc.connect(environment)
-    observation = observe(w3, environment)
+    senders = {(order.partition, order.sender) for order in desired.state.force_transfers.values()}
+    observation = observe(w3, environment, balances_of=senders)
     log.info("planning %s as signer %s at block %s", environment.name, signer, observation.block_number)
 
     # Provenance: the commit, and the commit behind each YAML line that an action names.

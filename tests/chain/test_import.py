@@ -27,7 +27,7 @@ from reconciler.chain.observe import observe
 from reconciler.chain.packing import PackedInvestor
 from reconciler.desired import load_state, read_state
 from reconciler.desired.values import parse_date
-from reconciler.model import AllocationStatus, Environment, State
+from reconciler.model import PAUSE_KEY, AllocationStatus, Environment, Pause, State
 
 SCHEMA = "# yaml-language-server: $schema=../../schemas/{}.schema.json"
 STRANGER = "0x1000000000000000000000000000000000000001"
@@ -182,9 +182,12 @@ def test_import_fresh_chain(
     )
     assert result.stdout.split("\n")[:2] == [
         f"imported chain 31337 at block {observation.block_number} ({observation.block_hash}) into {folder}",
-        "  0 investors, 0 blocked addresses, 0 allocations, 0 coupon cycles",
+        "  0 investors, 0 blocked addresses, 0 allocations, 0 coupon cycles, 0 cap-table snapshots, "
+        "0 custody attestations",
     ]
-    assert load_state(state_dir, "devnet").state == State()
+    loaded = load_state(state_dir, "devnet").state
+    assert replace(loaded, pause={}, roles={}) == State()
+    assert loaded.pause == {PAUSE_KEY: Pause(paused=False, reason="imported from the chain")}
 
 
 def test_import_to_out_dir(
@@ -195,7 +198,17 @@ def test_import_to_out_dir(
     result = run_cli(monkeypatch, capsys, "import", "--env", "devnet", "--state-dir", str(state_dir), "--out-dir", str(out))
 
     assert result.exit_code == 0
-    assert sorted(path.name for path in out.iterdir()) == ["allocations.yaml", "coupons.yaml", "investors.yaml", "sanctions.yaml"]
+    assert sorted(path.name for path in out.iterdir()) == [
+        "allocations.yaml",
+        "attestations.yaml",
+        "cap-tables.yaml",
+        "coupons.yaml",
+        "force-transfers.yaml",
+        "investors.yaml",
+        "pause.yaml",
+        "roles.yaml",
+        "sanctions.yaml",
+    ]
     assert sorted(path.name for path in (state_dir / "devnet").iterdir()) == ["environment.yaml"]
 
 

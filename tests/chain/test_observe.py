@@ -28,12 +28,14 @@ from reconciler.chain.observe import MANAGED_ROLES, observe, reads_digest
 from reconciler.chain.packing import PackedInvestor
 from reconciler.errors import ChainError
 from reconciler.model import (
+    PAUSE_KEY,
     Allocation,
     AllocationStatus,
     CouponCycle,
     Environment,
     Investor,
     Partition,
+    Pause,
     SanctionsEntry,
     State,
     TokenDecimals,
@@ -60,7 +62,10 @@ def test_fresh_deployment_is_empty(chain: Any, environment: Environment) -> None
     observation = observe(rpc.connect(environment), environment)
 
     header = chain.w3.eth.get_block(observation.block_number)
-    assert observation.state == State()
+    # Only what a deployment sets: the token runs, and the deployer and DvPSettlement hold their roles.
+    assert replace(observation.state, pause={}, roles={}) == State()
+    assert observation.state.pause == {PAUSE_KEY: Pause(paused=False)}
+    assert len(observation.state.roles) == 14
     assert observation.chain_id == 31337
     assert observation.block_hash == "0x" + bytes(header["hash"]).hex()
     assert observation.block_timestamp == header["timestamp"]
@@ -226,8 +231,9 @@ def test_page_count(chain: Any, environment: Environment, count: int, page_size:
 
     counter = rpc.request_counter(w3)
     assert counter is not None
-    # 27 calls of the summary, one page each of blocked, bookings and cycles, and the investor pages.
-    assert counter.methods["eth_call"] == 27 + 3 + pages
+    # 30 calls of the summary, one page each of blocked, bookings, cycles, cap-table snapshots,
+    # custody attestations and force transfers, and the investor pages.
+    assert counter.methods["eth_call"] == 30 + 6 + pages
     assert len(observation.state.investors) == count
 
 
@@ -368,14 +374,14 @@ def test_request_count_small_state(chain: Any, environment: Environment) -> None
 
     counter = rpc.request_counter(w3)
     assert counter is not None
-    # chain id + block, 27 summary calls, 4 pages, the block again: in 4 HTTP requests.
-    assert observation.rpc_requests == 34
-    assert counter.json_rpc_requests == 34
+    # chain id + block, 30 summary calls, 7 pages, the block again: in 4 HTTP requests.
+    assert observation.rpc_requests == 40
+    assert counter.json_rpc_requests == 40
     assert counter.http_requests == 4
-    assert counter.methods == {"eth_chainId": 1, "eth_getBlockByNumber": 2, "eth_call": 31}
+    assert counter.methods == {"eth_chainId": 1, "eth_getBlockByNumber": 2, "eth_call": 37}
 
 
 def test_request_count_without_counter(chain: Any, environment: Environment) -> None:
     observation = observe(chain.w3, environment)
 
-    assert observation.rpc_requests == 34
+    assert observation.rpc_requests == 40

@@ -37,7 +37,7 @@ def test_failure_midway_is_error(chain: Any, environment: Environment, caplog: p
         with pytest.raises(ChainError) as caught, caplog.at_level(logging.WARNING, logger="reconciler.chain.rpc"):
             observe(w3, environment)
 
-    assert caught.value.message.startswith("reading ComplianceRegistry.investorsPage(0, 1) and 3 more calls at block ")
+    assert caught.value.message.startswith("reading ComplianceRegistry.investorsPage(0, 1) and 6 more calls at block ")
     assert caught.value.message.endswith("failed: HTTP 500 Internal Server Error")
     assert proxy.faults.failed == FAST.attempts
     counter = rpc.request_counter(w3)
@@ -63,8 +63,8 @@ def test_two_failures_then_complete(chain: Any, environment: Environment) -> Non
     assert counter is not None
     assert counter.retries == 2
     assert counter.http_requests == 4 + 2
-    # The summary batch of 27 calls went out three times.
-    assert observation.rpc_requests == 34 + 2 * 27
+    # The summary batch of 30 calls went out three times.
+    assert observation.rpc_requests == 40 + 2 * 30
 
 
 @pytest.mark.parametrize("status", [429, 502, 503], ids=["rate-limited", "bad-gateway", "unavailable"])

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+from activity_support import failed_transfer, issue, register, transfer
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
@@ -44,15 +48,19 @@ def ascii_id(text: str) -> bytes:
     return text.encode("ascii").ljust(32, b"\0")
 
 
-def write_state_dir(tmp_path: Path, chain: Any) -> Path:
-    state_dir = tmp_path / "state"
-    write_environment(state_dir / "devnet" / "environment.yaml", chain.deployment)
-    assert read_state(state_dir, "devnet").environment is not None
-    return state_dir
+def write_state_dir(tmp_path: Path, chain: Any, settings: str = "") -> Path:
+    """Write the devnet environment file of CHAIN, keeping the YAML SETTINGS (such as a checks section)."""
+    path = tmp_path / "state" / "devnet" / "environment.yaml"
+    if settings:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(settings, encoding="utf-8")
+    write_environment(path, chain.deployment)
+    assert read_state(path.parent.parent, "devnet").environment is not None
+    return path.parent.parent
 
 
-def check(tmp_path: Path, chain: Any) -> CheckReport:
-    return run_check(write_state_dir(tmp_path, chain), "devnet", w3=rpc.connect_url(chain.url))
+def check(tmp_path: Path, chain: Any, settings: str = "") -> CheckReport:
+    return run_check(write_state_dir(tmp_path, chain, settings), "devnet", w3=rpc.connect_url(chain.url))
 
 
 def alerts(report: CheckReport) -> dict[str, Finding]:
@@ -70,7 +78,11 @@ def test_fresh_chain_has_no_alerts(chain: Any, tmp_path: Path) -> None:
     assert "token_paused" in checks
     assert "supply/144A" in checks
     assert "supply/RegS" in checks
+    assert "large_transfers" in checks
+    assert "rejection_rate" in checks
+    assert "custody_attestation" in checks
     assert report.readings.latest_attestation_at is None
+    assert report.readings.activity.to_block == report.readings.block_number
     assert report.readings.open_bookings == 0
     assert report.readings.block_number == chain.w3.eth.block_number
 
@@ -187,3 +199,194 @@ def test_cli_missing_environment_exits_1(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert "error:" in result.stderr
+
+
+# --- thresholds from the environment file ------------------------------------
+
+
+def refresh_feeds(chain: Any) -> None:
+    """Give both feeds a round at the latest block's time, so that a clock jump leaves them fresh."""
+    for key, answer in (("xau_usd_feed", 2_650 * 10**8), ("usdc_usd_feed", 10**8)):
+        send(chain.contracts[key].functions.setRoundData(answer, latest_timestamp(chain)), chain.signer)
+
+
+def test_environment_keeps_checks_section(chain: Any, tmp_path: Path) -> None:
+    settings = 'price_feeds: {XAU/USD: {min_answer: "1000.5"}}\nchecks: {large_transfer_usd: "250000", max_log_block_range: 9}\n'
+
+    state_dir = write_state_dir(tmp_path, chain, settings)
+
+    environment = read_state(state_dir, "devnet").environment
+    assert environment is not None
+    assert environment.price_feeds["XAU/USD"].min_answer == 100_050_000_000
+    assert environment.price_feeds["XAU/USD"].max_answer is None
+    assert environment.checks.large_transfer_usd == Decimal("250000")
+    assert environment.checks.max_log_block_range == 9
+    assert environment.checks.activity_window_hours == 24
+
+
+@pytest.mark.parametrize(
+    ("bounds", "expected"),
+    [
+        pytest.param('min_answer: "2650.00000001"', "XAU/USD answer 2650 is below its min_answer 2650.00000001", id="below"),
+        pytest.param('max_answer: "2649.99"', "XAU/USD answer 2650 is above its max_answer 2649.99", id="above"),
+    ],
+)
+def test_feed_answer_out_of_bounds_alerts(chain: Any, tmp_path: Path, bounds: str, expected: str) -> None:
+    report = check(tmp_path, chain, f"price_feeds: {{XAU/USD: {{{bounds}}}}}\n")
+
+    found = alerts(report)
+    assert list(found) == ["price_feed_bounds/XAU/USD"]
+    assert found["price_feed_bounds/XAU/USD"].message == expected
+
+
+def test_feed_answer_at_bounds_is_ok(chain: Any, tmp_path: Path) -> None:
+    report = check(tmp_path, chain, 'price_feeds: {XAU/USD: {min_answer: "2650", max_answer: "2650"}}\n')
+
+    assert report.alerts == ()
+    (finding,) = [finding for finding in report.findings if finding.check == "price_feed_bounds/XAU/USD"]
+    assert finding.message == "XAU/USD answer 2650 is within its bounds [2650, 2650]"
+
+
+def test_old_attestation_alerts(chain: Any, tmp_path: Path) -> None:
+    attestations = chain.contracts["custody_attestations"]
+    send(attestations.functions.recordAttestations([("monthly-custody", "custody-2026-10", "bafy-one")]), chain.signer)
+    attested_at = latest_timestamp(chain)
+    mine_at(chain, attested_at + 35 * 86_400 + 1)
+    refresh_feeds(chain)
+
+    found = alerts(check(tmp_path, chain))
+
+    assert list(found) == ["custody_attestation"]
+    assert found["custody_attestation"].message.startswith("the latest custody attestation 'custody-2026-10' is 30240")
+    assert found["custody_attestation"].message.endswith("older than the maximum of 35 days")
+
+
+def test_attestation_within_configured_age_is_ok(chain: Any, tmp_path: Path) -> None:
+    attestations = chain.contracts["custody_attestations"]
+    send(attestations.functions.recordAttestations([("monthly-custody", "custody-2026-10", "bafy-one")]), chain.signer)
+    mine_at(chain, latest_timestamp(chain) + 40 * 86_400)
+    refresh_feeds(chain)
+
+    report = check(tmp_path, chain, "checks: {attestation_max_age_days: 41}\n")
+
+    assert report.alerts == ()
+
+
+def test_large_transfer_alerts(chain: Any, tmp_path: Path) -> None:
+    alice, bob = chain.accounts[3:5]
+    register(chain, alice, bob)
+    issue(chain, alice, 2_000_001)
+    sent = transfer(chain, alice, bob, 1_000_001)
+    tx_hash = "0x" + sent["transactionHash"].hex()
+
+    found = alerts(check(tmp_path, chain))
+
+    assert list(found) == [f"large_transfer/{tx_hash}"]
+    assert found[f"large_transfer/{tx_hash}"].message == (
+        f"transfer of 1000001 tokens from {alice} to {bob} in transaction {tx_hash} (block {sent['blockNumber']}) "
+        "is worth 1,000,001.00 USD (USDC valued at 1 USD by USDC/USD), above the threshold of 1,000,000 USD"
+    )
+
+
+def test_transfer_at_threshold_is_ok(chain: Any, tmp_path: Path) -> None:
+    alice, bob = chain.accounts[3:5]
+    register(chain, alice, bob)
+    # Issuance of more than the threshold is a settled booking, not a transfer.
+    issue(chain, alice, 2_000_000)
+    transfer(chain, alice, bob, 1_000_000)
+
+    assert check(tmp_path, chain).alerts == ()
+
+
+def test_large_transfer_uses_usdc_price(chain: Any, tmp_path: Path) -> None:
+    alice, bob = chain.accounts[3:5]
+    register(chain, alice, bob)
+    issue(chain, alice, 1_000_001)
+    transfer(chain, alice, bob, 1_000_001)
+    # At 0.99 USD per USDC, 1,000,001 tokens of 1 USDC face value are worth 990,000.99 USD.
+    send(chain.contracts["usdc_usd_feed"].functions.setRoundData(99_000_000, latest_timestamp(chain)), chain.signer)
+
+    report = check(tmp_path, chain)
+
+    assert report.alerts == ()
+    (finding,) = [finding for finding in report.findings if finding.check == "large_transfers"]
+    assert "(USDC valued at 0.99 USD by USDC/USD)" in finding.message
+
+
+def test_large_transfer_outside_window_is_ok(chain: Any, tmp_path: Path) -> None:
+    alice, bob = chain.accounts[3:5]
+    register(chain, alice, bob)
+    issue(chain, alice, 2_000_000)
+    transfer(chain, alice, bob, 1_500_000)
+    mine_at(chain, latest_timestamp(chain) + 3_600 + 1)
+    refresh_feeds(chain)
+
+    report = check(tmp_path, chain, "checks: {activity_window_hours: 1}\n")
+
+    assert report.alerts == ()
+
+
+def test_rejection_burst_alerts(chain: Any, tmp_path: Path) -> None:
+    alice, bob, carol = chain.accounts[3:6]
+    register(chain, alice, bob)
+    register(chain, carol, qib=False)
+    issue(chain, alice, 100)
+    for _ in range(3):
+        transfer(chain, alice, bob, 1)
+    rejected = [failed_transfer(chain, alice, carol, 1) for _ in range(2)]
+
+    found = alerts(check(tmp_path, chain))
+
+    assert list(found) == ["rejection_rate"]
+    message = found["rejection_rate"].message
+    assert "2 of 5 transfer transactions in blocks" in message
+    assert "failed: 40.00 %, above the maximum of 5 %" in message
+    assert f"0x{rejected[0]['transactionHash'].hex()} at block {rejected[0]['blockNumber']} from {alice}" in message
+    assert "(RECEIVER_NOT_QIB)" in message
+
+
+def test_rejection_rate_at_maximum_is_ok(chain: Any, tmp_path: Path) -> None:
+    alice, bob, carol = chain.accounts[3:6]
+    register(chain, alice, bob)
+    register(chain, carol, qib=False)
+    issue(chain, alice, 100)
+    for _ in range(3):
+        transfer(chain, alice, bob, 1)
+    failed_transfer(chain, alice, carol, 1)
+
+    report = check(tmp_path, chain, 'checks: {max_rejection_rate_percent: "25"}\n')
+
+    assert report.alerts == ()
+    (finding,) = [finding for finding in report.findings if finding.check == "rejection_rate"]
+    assert "1 of 4 transfer transactions" in finding.message
+    assert "failed: 25.00 %, within the maximum of 25 %" in finding.message
+
+
+def test_check_honours_log_block_range(chain: Any, tmp_path: Path) -> None:
+    chain.w3.provider.make_request("anvil_mine", [hex(30)])
+    state_dir = write_state_dir(tmp_path, chain, "checks: {max_log_block_range: 4}\n")
+    w3 = rpc.connect_url(chain.url)
+    counter = rpc.request_counter(w3)
+    assert counter is not None
+
+    report = run_check(state_dir, "devnet", w3=w3)
+
+    activity = report.readings.activity
+    assert counter.methods["eth_getLogs"] == math.ceil((activity.to_block - activity.from_block + 1) / 4)
+    assert counter.methods["eth_getBlockReceipts"] == activity.to_block - activity.from_block + 1
+
+
+def test_cli_large_transfer_exits_2(chain: Any, tmp_path: Path) -> None:
+    alice, bob = chain.accounts[3:5]
+    register(chain, alice, bob)
+    issue(chain, alice, 1_000)
+    transfer(chain, alice, bob, 600)
+    state_dir = write_state_dir(tmp_path, chain, 'checks: {large_transfer_usd: "500"}\n')
+
+    result = run_jinbi(state_dir, chain.url, "--format", "json")
+
+    assert result.returncode == 2, result.stderr
+    document = json.loads(result.stdout)
+    assert [f["check"].split("/")[0] for f in document["findings"] if f["severity"] == "alert"] == ["large_transfer"]
+    assert document["window"]["successful_transfer_transactions"] == 1
+    assert document["window"]["rejections"] == []

@@ -193,7 +193,17 @@ def test_dump_is_deterministic() -> None:
     reversed_state = State(
         **{
             name: dict(reversed(list(getattr(result.state, name).items())))
-            for name in ("investors", "sanctions", "allocations", "coupon_cycles")
+            for name in (
+                "investors",
+                "sanctions",
+                "allocations",
+                "coupon_cycles",
+                "cap_table_snapshots",
+                "custody_attestations",
+                "pause",
+                "roles",
+                "force_transfers",
+            )
         }
     )
     second = dump_state(reversed_state, result.environment)

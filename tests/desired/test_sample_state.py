@@ -37,6 +37,8 @@ def test_sample_is_realistic(sample: ReadResult) -> None:
     assert 8 <= len(state.sanctions) <= 12
     assert [entry.blocked for entry in state.sanctions.values()].count(False) == 1
     assert sorted(state.coupon_cycles) == ["1", "2"]
+    assert sorted(state.cap_table_snapshots) == ["2026-Q3"]
+    assert sorted(state.custody_attestations) == ["monthly-custody-202609"]
 
 
 def test_allocations_go_to_anvil_accounts(sample: ReadResult) -> None:
@@ -91,8 +93,12 @@ def test_sample_copies_no_ofac_address(sample: ReadResult, shared_data: Path) ->
 def test_sample_has_one_file_per_kind() -> None:
     assert sorted(path.name for path in SAMPLE_DIR.iterdir()) == [
         "allocations.yaml",
+        "attestations.yaml",
+        "cap-tables.yaml",
         "coupons.yaml",
         "environment.yaml",
         "investors.yaml",
+        "pause.yaml",
+        "roles.yaml",
         "sanctions.yaml",
     ]

@@ -328,7 +328,10 @@ def test_unknown_kind(tree: StateTree) -> None:
     error = only(tree.errors())
 
     assert error.message == "unknown kind Coupons"
-    assert error.hint == "use one of Environment, Investors, Sanctions, Allocations, CouponCycles"
+    assert error.hint == (
+        "use one of Environment, Investors, Sanctions, Allocations, CouponCycles, CapTableSnapshots, "
+        "CustodyAttestations, Pause, Roles, ForceTransfers"
+    )
     assert (error.line, error.column, error.code) == (3, 7, "kind.unknown")
 
 

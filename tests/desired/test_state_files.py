@@ -227,5 +227,15 @@ def test_missing_environment_folder_json(tree: StateTree, run_cli: Callable[...,
                 "hint": "create it, or point --state-dir at the folder that holds prod/",
             }
         ],
-        "counts": {"files": 0, "investors": 0, "sanctions_entries": 0, "allocations": 0, "coupon_cycles": 0},
+        "counts": {
+            "files": 0,
+            "investors": 0,
+            "sanctions_entries": 0,
+            "allocations": 0,
+            "coupon_cycles": 0,
+            "cap_table_snapshots": 0,
+            "custody_attestations": 0,
+            "role_holders": 0,
+            "force_transfers": 0,
+        },
     }

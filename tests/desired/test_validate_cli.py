@@ -28,7 +28,8 @@ def test_valid_state_exit_0(tree: StateTree, run_cli: Callable[..., CliResult]) 
 
     assert result.exit_code == 0
     assert result.stdout == (
-        f"{tree.env_dir}: valid (5 files, 40 investors, 10 sanctions entries, 10 allocations, 2 coupon cycles)\n"
+        f"{tree.env_dir}: valid (9 files, 40 investors, 10 sanctions entries, 10 allocations, 2 coupon cycles, "
+        "1 cap table snapshots, 1 custody attestations, 14 role holders, 0 force transfers)\n"
     )
     assert result.stderr == ""
 
@@ -78,7 +79,17 @@ def test_json_format_valid(tree: StateTree, run_cli: Callable[..., CliResult]) -
         "path": str(tree.env_dir),
         "valid": True,
         "errors": [],
-        "counts": {"files": 5, "investors": 40, "sanctions_entries": 10, "allocations": 10, "coupon_cycles": 2},
+        "counts": {
+            "files": 9,
+            "investors": 40,
+            "sanctions_entries": 10,
+            "allocations": 10,
+            "coupon_cycles": 2,
+            "cap_table_snapshots": 1,
+            "custody_attestations": 1,
+            "role_holders": 14,
+            "force_transfers": 0,
+        },
     }
 
 

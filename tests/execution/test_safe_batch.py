@@ -1,7 +1,7 @@
 """`jinbi plan --signer SAFE --safe-batch FILE`: the plan's transactions as a Safe Transaction Builder batch file.
 
-A made-up address plays the Safe: it gets the compliance officer and issuer
-roles, the plan names it as signer, and anvil's impersonation sends the
+A made-up address plays the Safe: it gets the compliance officer, issuer,
+transfer agent and custodian roles, the plan names it as signer, and anvil's impersonation sends the
 batch from it at the end, as the Safe's multisend would. The committed
 devnet state's coupon dates move to 2030, so the plan needs no USDC
 approval, which only the treasury could send.
@@ -28,12 +28,16 @@ ROLES = {
     "compliance_registry": ("ComplianceRegistry", "COMPLIANCE_OFFICER_ROLE"),
     "dvp_settlement": ("DvPSettlement", "ISSUER_ROLE"),
     "corporate_actions": ("CorporateActions", "ISSUER_ROLE"),
+    "transfer_agent_bridge": ("TransferAgentBridge", "TRANSFER_AGENT_ROLE"),
+    "custody_attestations": ("CustodyAttestations", "CUSTODIAN_ROLE"),
 }
 # The artifact whose ABI decodes each contract's calls, by its key in the environment file.
 ARTIFACTS = {
     "compliance_registry": "ComplianceRegistry",
     "dvp_settlement": "DvPSettlement",
     "corporate_actions": "CorporateActions",
+    "transfer_agent_bridge": "TransferAgentBridge",
+    "custody_attestations": "CustodyAttestations",
     "usdc": "MockUSDC",
 }
 
@@ -85,18 +89,18 @@ def test_batch_file_fields(safe_workspace: Workspace) -> None:
     assert batch["chainId"] == "31337"
     assert batch["createdAt"] == plan["block"]["timestamp"] * 1000
     assert list(batch["meta"]) == ["name", "description", "createdFromSafeAddress", "checksum"]
-    assert batch["meta"]["name"] == "JINBI devnet: 3 transactions"
+    assert batch["meta"]["name"] == "JINBI devnet: 5 transactions"
     assert batch["meta"]["description"].startswith(plan["summary"]["text"] + " Planned at block ")
     assert f"plan {plan['digest']}" in batch["meta"]["description"]
     assert batch["meta"]["createdFromSafeAddress"] == SAFE
     assert batch["meta"]["checksum"] == batch_checksum(batch)
-    assert [set(item) for item in batch["transactions"]] == [{"to", "value", "data"}] * 3
+    assert [set(item) for item in batch["transactions"]] == [{"to", "value", "data"}] * 5
 
 
 def test_batch_calldata_decodes_to_planned_calls(safe_workspace: Workspace) -> None:
     plan, batch, _ = plan_for_safe(safe_workspace)
 
-    assert len(batch["transactions"]) == len(plan["transactions"]) == 3
+    assert len(batch["transactions"]) == len(plan["transactions"]) == 5
     for item, planned in zip(batch["transactions"], plan["transactions"], strict=True):
         assert item["to"] == planned["to"]
         assert item["value"] == "0"

@@ -1,8 +1,9 @@
-"""Break-glass pause and unpause: sent at once, reason in the audit trail, reported as drift."""
+"""Break-glass pause and unpause: sent at once, reason in the audit trail, reported as drift without a Pause file."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,11 @@ from typing import Any
 import pytest
 from gitops_support import JINBI, SIGNER, Workspace, make_workspace
 
+from reconciler import PROJECT_ROOT
 from reconciler.gitops.audit import NOTES_REF
 
 DRIFT_ARGS = ("drift", "--env", "devnet", "--state-dir", "state")
-PAUSE_LINE = "  token security_token paused: YAML no pause state, chain paused"
+PAUSE_LINE = "  pause security_token: YAML absent, chain paused"
 
 
 @pytest.fixture
@@ -47,16 +49,18 @@ def test_pause_is_drift_until_unpaused(chain: Any, workspace: Workspace) -> None
     note = workspace.git("notes", f"--ref={NOTES_REF}", "show", "HEAD").splitlines()
     assert json.loads([line for line in note if line][-1]) == record
 
-    # Drift reports the pause, which the YAML cannot adopt yet.
+    # Without a Pause file drift reports the pause, and --write adopts it into a new one.
     workspace.git("checkout", "--", "state/devnet/investors.yaml")
     drifted = workspace.jinbi(*DRIFT_ARGS, "--write")
     assert drifted.returncode == 2, drifted.stderr
     assert drifted.stdout.splitlines()[2:4] == ["changed outside the reconciler (1):", PAUSE_LINE]
-    assert drifted.stdout.splitlines()[-1] == (
-        "not adopted: token security_token paused: the YAML has no pause state yet; "
-        "unpause with `jinbi unpause` or keep the drift"
-    )
-    assert workspace.git("status", "--porcelain") == ""
+    assert drifted.stdout.splitlines()[-1] == f"wrote {Path('state') / 'devnet' / 'pause.yaml'}"
+    assert workspace.git("status", "--porcelain") == "?? state/devnet/pause.yaml"
+    assert (workspace.env_dir / "pause.yaml").read_text(encoding="utf-8").splitlines()[-2:] == [
+        "paused: true",
+        'reason: "imported from the chain"',
+    ]
+    (workspace.env_dir / "pause.yaml").unlink()
 
     again = workspace.jinbi("pause", "--env", "devnet", "--state-dir", "state", "--reason", "still investigating")
     assert again.returncode == 0
@@ -93,3 +97,32 @@ def test_pause_without_the_role_sends_nothing(chain: Any, workspace: Workspace) 
     assert "AccessControlUnauthorizedAccount" in first
     assert "59c6995e" not in refused.stderr
     assert not paused(chain)
+
+
+def test_pause_that_the_yaml_asks_for_is_no_drift(chain: Any, workspace: Workspace) -> None:
+    shutil.copy(PROJECT_ROOT / "state" / "devnet" / "pause.yaml", workspace.env_dir / "pause.yaml")
+    workspace.commit("Manage the pause state")
+    workspace.apply()
+
+    # The break-glass pause writes its state and reason into the Pause file, for a commit.
+    sent = workspace.jinbi("pause", "--env", "devnet", "--state-dir", "state", "--reason", "custodian incident")
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.splitlines()[-1] == (
+        f"wrote {Path('state') / 'devnet' / 'pause.yaml'}: commit it, or the next apply sends the token back "
+        "to the state the committed file asks for"
+    )
+    pending = workspace.jinbi(*DRIFT_ARGS)
+    assert pending.returncode == 2
+    assert pending.stdout.splitlines()[3].startswith(
+        "  pause security_token paused: YAML false, chain true (state/devnet/pause.yaml:"
+    )
+    assert pending.stdout.splitlines()[3].endswith("; the work tree already has the chain's value, commit it")
+
+    workspace.commit("Pause: custodian incident")
+    clean = workspace.jinbi(*DRIFT_ARGS)
+    assert clean.returncode == 0, clean.stdout
+    assert clean.stdout.splitlines()[-1] == "No drift: the chain matches the YAML at HEAD."
+    planned = workspace.jinbi("plan", "--env", "devnet", "--state-dir", "state", "--no-simulate")
+    assert planned.returncode == 0, planned.stderr
+    assert "No changes: the chain matches the YAML." in planned.stdout
+    assert paused(chain)

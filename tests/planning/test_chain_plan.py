@@ -56,17 +56,25 @@ def send_plan(chain: Any, plan: Plan) -> list[int]:
 
 def test_committed_state_against_fresh_deployment(chain: Any, committed: DesiredState) -> None:
     plan = plan_now(committed, chain)
-    assert plan.verb_counts() == {Verb.BLOCK: 9, Verb.ADD_INVESTOR: 40, Verb.BOOK: 9}
+    assert plan.verb_counts() == {
+        Verb.BLOCK: 9,
+        Verb.ADD_INVESTOR: 40,
+        Verb.BOOK: 9,
+        Verb.RECORD_SNAPSHOT: 1,
+        Verb.RECORD_ATTESTATION: 1,
+    }
     assert [(tx.function.qualified_name, len(tx.actions)) for tx in plan.transactions] == [
         ("ComplianceRegistry.blockAddresses", 9),
         ("ComplianceRegistry.setInvestors", 40),
         ("DvPSettlement.book", 9),
+        ("TransferAgentBridge.recordSnapshots", 1),
+        ("CustodyAttestations.recordAttestations", 1),
     ]
     assert [item.cycle_id for item in plan.scheduled] == ["1", "2"]
     assert plan.warnings == ()
     assert plan.summary() == (
-        "Plan: 9 addresses to block, 40 investors to add, 9 allocations to book in 3 transactions. "
-        "2 coupon cycles scheduled."
+        "Plan: 9 addresses to block, 40 investors to add, 9 allocations to book, 1 cap-table snapshot to record, "
+        "1 custody attestation to record in 5 transactions. 2 coupon cycles scheduled."
     )
 
 
@@ -193,10 +201,11 @@ def test_cli_exit_codes(chain: Any, state_dir: Path, tmp_path: Path) -> None:
     assert "\x1b" not in with_changes.stdout
     block = chain.w3.eth.block_number
     assert with_changes.stdout.splitlines()[1].endswith(
-        f"simulated on an anvil fork at block {block}: 3 transactions succeeded and the end state matches the YAML."
+        f"simulated on an anvil fork at block {block}: 5 transactions succeeded and the end state matches the YAML."
     )
     assert with_changes.stdout.splitlines()[-1] == (
-        "Plan: 9 addresses to block, 40 investors to add, 9 allocations to book in 3 transactions."
+        "Plan: 9 addresses to block, 40 investors to add, 9 allocations to book, 1 cap-table snapshot to record, "
+        "1 custody attestation to record in 5 transactions."
     )
 
     # The plan file is the one a JSON run prints, byte for byte.
@@ -208,7 +217,7 @@ def test_cli_exit_codes(chain: Any, state_dir: Path, tmp_path: Path) -> None:
     wrong_signer = jinbi_plan(chain, state_dir, "--signer", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
     assert wrong_signer.returncode == 1
     assert wrong_signer.stdout == ""
-    assert wrong_signer.stderr.splitlines()[0] == "error: the plan has 2 problems and sends nothing:"
+    assert wrong_signer.stderr.splitlines()[0] == "error: the plan has 4 problems and sends nothing:"
 
     # Once the plan is sent, the same command finds nothing to do.
     desired = load_state(state_dir, "devnet")
@@ -226,7 +235,7 @@ def test_simulation_succeeds_on_committed_state(chain: Any, committed: DesiredSt
     nonce = chain.w3.eth.get_transaction_count(SIGNER)
     simulated = simulate_plan(plan_now(committed, chain), committed, chain.url)
     assert simulated.simulation == (
-        f"simulated on an anvil fork at block {simulated.block_number}: 3 transactions succeeded "
+        f"simulated on an anvil fork at block {simulated.block_number}: 5 transactions succeeded "
         "and the end state matches the YAML"
     )
     assert chain.w3.eth.get_transaction_count(SIGNER) == nonce  # nothing reached the chain itself
@@ -249,7 +258,7 @@ def test_simulation_decodes_a_revert(chain: Any, committed: DesiredState) -> Non
 def test_simulation_reports_gas_beyond_the_estimate(chain: Any, committed: DesiredState) -> None:
     plan = plan_now(committed, chain)
     starved = replace(plan.transactions[0], gas_estimate=60_000)
-    with pytest.raises(PlanError, match=r"transaction 1 of 3 \(ComplianceRegistry.blockAddresses\) failed after using"):
+    with pytest.raises(PlanError, match=r"transaction 1 of 5 \(ComplianceRegistry.blockAddresses\) failed after using"):
         simulate_plan(replace(plan, transactions=(starved, *plan.transactions[1:])), committed, chain.url)
 
 
@@ -258,7 +267,7 @@ def test_simulation_checks_the_end_state(chain: Any, committed: DesiredState) ->
     partial = replace(plan, transactions=plan.transactions[:1])
     with pytest.raises(PlanError) as raised:
         simulate_plan(partial, committed, chain.url)
-    assert raised.value.message.splitlines()[0] == "the plan has 49 problems and sends nothing:"
+    assert raised.value.message.splitlines()[0] == "the plan has 51 problems and sends nothing:"
     assert "after every transaction, investor 0x02eD6bc395722c2d21127B5254F56d93dc0Fe7F0 is still None on chain" in (
         raised.value.message
     )
