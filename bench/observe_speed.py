@@ -44,19 +44,27 @@ from web3 import Web3
 
 from reconciler import PROJECT_ROOT
 from reconciler.chain import rpc
-from reconciler.chain.observe import ARTIFACTS, BOOKING_STATUSES, MANAGED_ROLES, observe
+from reconciler.chain.observe import ARTIFACTS, BOOKING_STATUSES, observe
 from reconciler.chain.packing import jurisdiction_from_int
 from reconciler.chain.reader import ContractCall, PinnedReader
 from reconciler.desired import read_state
 from reconciler.devnet import LocalChain
 from reconciler.model import (
+    MANAGED_ROLES,
+    PAUSE_KEY,
     Allocation,
+    CapTableSnapshot,
     CouponCycle,
+    CustodyAttestation,
     Environment,
+    ForceTransfer,
     Investor,
     Partition,
+    Pause,
+    RoleAssignment,
     SanctionsEntry,
     State,
+    role_key,
 )
 
 DEFAULT_SIZES = (1_000, 10_000, 50_000)
@@ -93,20 +101,22 @@ def naive_observe(w3: Web3, environment: Environment) -> tuple[State, int]:
         ("security_token", "decimals", ()),
         ("usdc", "decimals", ()),
         ("security_token", "totalSupply", ()),
-        ("security_token", "paused", ()),
         ("corporate_actions", "treasury", ()),
         ("usdc", "balanceOf", (treasury,)),
         ("usdc", "allowance", (treasury, corporate_actions)),
         *(("security_token", "totalSupplyByPartition", (p.value.encode().ljust(32, b"\0"),)) for p in Partition),
     ):
         call(key, function, *args)
-    for key, roles in MANAGED_ROLES.items():
-        for role in roles:
+    roles = {}
+    for key, role_names in MANAGED_ROLES.items():
+        for role in role_names:
             role_id = bytes(32) if role == "DEFAULT_ADMIN_ROLE" else bytes(Web3.keccak(text=role))
             for index in range(call(key, "getRoleMemberCount", role_id)):
-                call(key, "getRoleMember", role_id, index)
+                holder = to_checksum_address(call(key, "getRoleMember", role_id, index))
+                roles[role_key(key, role, holder)] = RoleAssignment(key, role, holder)
+    paused = call("security_token", "paused")
 
-    investors = {}
+    investors: dict[str, Investor] = {}
     for index in range(call("compliance_registry", "investorCount")):
         address = to_checksum_address(call("compliance_registry", "investorsPage", index, 1)[0][0])
         kyc, qib, jurisdiction, lockup = (call("compliance_registry", "investor", address)[field] for field in (1, 2, 3, 4))
@@ -114,7 +124,7 @@ def naive_observe(w3: Web3, environment: Environment) -> tuple[State, int]:
         code = jurisdiction_from_int(int.from_bytes(jurisdiction, "big")) or ""
         investors[address] = Investor(address, "", kyc, qib, code, lockup or None)
 
-    sanctions = {}
+    sanctions: dict[str, SanctionsEntry] = {}
     for index in range(call("compliance_registry", "blockedCount")):
         address = to_checksum_address(call("compliance_registry", "blockedPage", index, 1)[0])
         sanctions[address] = SanctionsEntry(address, "", 0)
@@ -142,7 +152,43 @@ def naive_observe(w3: Web3, environment: Environment) -> tuple[State, int]:
         fields = [call("corporate_actions", "cycle", cycle_id)[field] for field in range(1, 7)]
         cycles[str(cycle_id)] = CouponCycle(str(cycle_id), *fields)
 
-    state = State(investors=investors, sanctions=sanctions, allocations=allocations, coupon_cycles=cycles)
+    snapshots = {}
+    for index in range(call("transfer_agent_bridge", "snapshotCount")):
+        _, period, cid, recorded_at = call("transfer_agent_bridge", "snapshotsPage", index, 1)[0]
+        snapshots[period] = CapTableSnapshot(period, cid, recorded_at)
+
+    attestations = {}
+    for index in range(call("custody_attestations", "attestationCount")):
+        _, scope, label, cid, attested_at = call("custody_attestations", "attestationsPage", index, 1)[0]
+        attestations[label] = CustodyAttestation(label, scope, cid, attested_at)
+
+    orders = {}
+    for index in range(call("security_token", "forceTransferCount")):
+        raw_id, partition, sender, recipient, amount, reference, executed_at = call(
+            "security_token", "forceTransfersPage", index, 1
+        )[0]
+        order_id = raw_id.rstrip(b"\0").decode()
+        orders[order_id] = ForceTransfer(
+            order_id,
+            reference,
+            Partition(partition.rstrip(b"\0").decode()),
+            to_checksum_address(sender),
+            to_checksum_address(recipient),
+            amount,
+            executed_at,
+        )
+
+    state = State(
+        investors=investors,
+        sanctions=sanctions,
+        allocations=allocations,
+        coupon_cycles=cycles,
+        pause={PAUSE_KEY: Pause(paused=paused)},
+        roles=roles,
+        force_transfers=orders,
+        cap_table_snapshots=snapshots,
+        custody_attestations=attestations,
+    )
     return state, reader.requests - 2
 
 
