@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
@@ -44,14 +44,18 @@ from web3 import Web3
 
 from reconciler.chain import rpc
 from reconciler.chain.activity import ZERO_ADDRESS, Activity, scan_activity
-from reconciler.chain.blocktime import first_block_at_or_after
-from reconciler.chain.observe import observe
+from reconciler.chain.blocktime import block_timestamp, first_block_at_or_after
+from reconciler.chain.observe import Observation, observe
 from reconciler.chain.reader import ContractCall, PinnedReader
 from reconciler.desired import read_environment
+from reconciler.desired.diagnostics import Diagnostic
+from reconciler.desired.state import kind_findings
 from reconciler.desired.values import format_datetime
 from reconciler.errors import ChainError
-from reconciler.model import SECONDS_PER_DAY, AllocationStatus, CheckThresholds, Environment, Partition
-from reconciler.money import format_base_units
+from reconciler.model import SECONDS_PER_DAY, AllocationStatus, CheckThresholds, CouponCycle, Environment, Partition
+from reconciler.money import coupon_amount, format_base_units
+from reconciler.planning.coupons import rounding_rule
+from reconciler.planning.records import show_time, show_usdc
 
 # Every devnet feed is a MockAggregatorV3, whose ABI contains the Chainlink
 # AggregatorV3 read functions, so it encodes the calls to any such feed.
@@ -60,6 +64,9 @@ FEED_ARTIFACT = "MockAggregatorV3"
 # The feed that converts USDC amounts to US dollars, when the environment file configures it.
 USDC_USD_FEED = "USDC/USD"
 SECONDS_PER_HOUR = 3_600
+
+# Decimal places of a dollar value: tokens (18), USDC (6) and a feed answer (up to 18) give at most 42.
+MAX_USD_PLACES = 60
 
 # Rejected transactions that a finding's message lists; the JSON report lists them all.
 SHOWN_REJECTIONS = 3
@@ -98,6 +105,29 @@ class FeedReading:
 
 
 @dataclass(frozen=True)
+class UpcomingCoupon:
+    """The next unpaid coupon cycle of coupons.yaml, with the amount the plan would pay at the check's block."""
+
+    id: str
+    period: str
+    payment_date: int  # Unix seconds
+    amount: int  # USDC base units
+    rule: str  # how the amount follows from the supply, the face value and the rate
+
+
+@dataclass(frozen=True)
+class CouponFunding:
+    """The treasury's USDC for coupons, and the next coupon cycle it has to pay."""
+
+    treasury: str
+    treasury_usdc: int  # USDC base units
+    allowance_usdc: int  # USDC base units the treasury lets CorporateActions draw
+    coupons_file: str | None  # as displayed; None when the environment has no CouponCycles file
+    coupons_file_findings: tuple[str, ...]  # `jinbi validate` errors of that file as file:line:col: message
+    next_coupon: UpcomingCoupon | None  # None when every cycle of the file is paid
+
+
+@dataclass(frozen=True)
 class CheckReadings:
     """Every value the morning check evaluates, read at one block."""
 
@@ -122,6 +152,9 @@ class CheckReadings:
     face_value_usdc: int  # USDC base units per whole bond token
     window_start_timestamp: int  # Unix seconds: the pinned block's time minus the window
     activity: Activity  # from the window's first block to the pinned block
+    coupon_funding: CouponFunding
+    feed_errors: Mapping[str, str] = field(default_factory=dict)  # feed name -> why it could not be read
+    chain_start_timestamp: int | None = None  # block 0's time, when the chain is younger than the window
 
 
 @dataclass(frozen=True)
@@ -185,9 +218,12 @@ def evaluate(readings: CheckReadings) -> list[Finding]:
     findings: list[Finding] = []
     for feed in readings.feeds:
         findings.extend(_feed_findings(feed, readings.block_timestamp))
+    for name, error in sorted(readings.feed_errors.items()):
+        findings.append(Finding(f"price_feed/{name}", Severity.ALERT, error))
     findings.append(_pause_finding(readings))
     findings.extend(_supply_findings(readings))
     findings.append(_corporate_actions_finding(readings))
+    findings.append(_next_coupon_finding(readings))
     findings.append(_open_bookings_finding(readings))
     findings.append(_attestation_finding(readings))
     findings.extend(_large_transfer_findings(readings))
@@ -294,15 +330,51 @@ def _supply_findings(readings: CheckReadings) -> list[Finding]:
 
 
 def _corporate_actions_finding(readings: CheckReadings) -> Finding:
-    balance = format_base_units(readings.corporate_actions_usdc, readings.usdc_decimals)
-    paid = format_base_units(readings.coupons_paid_usdc, readings.usdc_decimals)
+    balance = show_usdc(readings.corporate_actions_usdc, readings.usdc_decimals)
+    paid = show_usdc(readings.coupons_paid_usdc, readings.usdc_decimals)
     # NOTE: informational only. CorporateActions cannot pay USDC out yet, so no
     # expected balance is defined, and the paid coupon total is shown for comparison.
     return Finding(
         "corporate_actions_usdc",
         Severity.OK,
-        f"CorporateActions has a balance of {balance} USDC, and paid coupon cycles total {paid} USDC",
+        f"CorporateActions has a balance of {balance}, and paid coupon cycles total {paid}",
     )
+
+
+def _next_coupon_finding(readings: CheckReadings) -> Finding:
+    """Compare the next unpaid coupon cycle's amount with the treasury's USDC, which the payment draws on."""
+    funding = readings.coupon_funding
+    decimals = readings.usdc_decimals
+    if funding.coupons_file is None:
+        return Finding("next_coupon_usdc", Severity.OK, "no coupon cycle is defined (no CouponCycles file)")
+    if funding.coupons_file_findings:
+        count = len(funding.coupons_file_findings)
+        return Finding(
+            "next_coupon_usdc",
+            Severity.ALERT,
+            f"the next coupon was not checked against the treasury's USDC, because {funding.coupons_file} has "
+            f"{count} validation error{'' if count == 1 else 's'}, the first {funding.coupons_file_findings[0]}; "
+            "run `jinbi validate` to see them all",
+        )
+
+    coupon = funding.next_coupon
+    if coupon is None:
+        return Finding("next_coupon_usdc", Severity.OK, f"every coupon cycle of {funding.coupons_file} is paid")
+    held = show_usdc(funding.treasury_usdc, decimals)
+    allowance = show_usdc(funding.allowance_usdc, decimals)
+    summary = (
+        f"coupon cycle {coupon.id} ({coupon.period}, payment date {show_time(coupon.payment_date)}) would pay "
+        f"{coupon.rule}; the treasury {funding.treasury} holds {held} and lets CorporateActions draw {allowance}"
+    )
+
+    if funding.treasury_usdc < coupon.amount:
+        short = show_usdc(coupon.amount - funding.treasury_usdc, decimals)
+        return Finding(
+            "next_coupon_usdc", Severity.ALERT, f"{summary}, so it cannot pay the cycle: fund it with {short} more"
+        )
+    if funding.allowance_usdc < coupon.amount:
+        summary += ", less than the amount, so `jinbi apply` would approve it before paying"
+    return Finding("next_coupon_usdc", Severity.OK, summary)
 
 
 def _open_bookings_finding(readings: CheckReadings) -> Finding:
@@ -341,7 +413,13 @@ def _format_days(seconds: int) -> str:
 
 def _window(readings: CheckReadings) -> str:
     activity = readings.activity
-    return f"blocks {activity.from_block} to {activity.to_block} (the last {readings.thresholds.activity_window_hours} h)"
+    hours = readings.thresholds.activity_window_hours
+    if readings.chain_start_timestamp is not None:
+        return (
+            f"blocks {activity.from_block} to {activity.to_block} (since the chain's first block at "
+            f"{format_datetime(readings.chain_start_timestamp)}, less than the {hours} h window)"
+        )
+    return f"blocks {activity.from_block} to {activity.to_block} (the last {hours} h)"
 
 
 def usd_per_token(readings: CheckReadings) -> tuple[Fraction, str]:
@@ -359,9 +437,17 @@ def usd_per_token(readings: CheckReadings) -> tuple[Fraction, str]:
 
 
 def _format_usd(value: Fraction) -> str:
-    """Write a dollar amount rounded to the cent (half to even), with thousands separators."""
-    cents = Decimal(round(value * 100)) / 100
-    return f"{cents.quantize(Decimal('0.01')):,}"
+    """Write a non-negative dollar amount exactly, with at least two decimal places and thousands separators.
+
+    The value is a product of token, USDC and feed base units, so its
+    denominator is a power of ten and it has a finite decimal form. Digits
+    beyond MAX_USD_PLACES, which no such product has, are cut.
+    """
+    places = 2
+    while (value * 10**places).denominator != 1 and places < MAX_USD_PLACES:
+        places += 1
+    whole, _, fraction = format_base_units(int(value * 10**places), places, min_places=2).partition(".")
+    return f"{int(whole):,}.{fraction}"
 
 
 def _large_transfer_findings(readings: CheckReadings) -> list[Finding]:
@@ -430,11 +516,18 @@ def _rejection_rate_finding(readings: CheckReadings) -> Finding:
 # --- reading -----------------------------------------------------------------
 
 
-def read_checks(w3: Web3, environment: Environment) -> CheckReadings:
+def read_checks(
+    w3: Web3,
+    environment: Environment,
+    coupons: Mapping[str, CouponCycle],
+    coupons_file: tuple[str, Sequence[Diagnostic]] | None,
+) -> CheckReadings:
     """Read every value the morning check needs at one block, the latest.
 
-    Raises ChainError when a read fails, a feed has no round, or the block
-    changes under the reads.
+    COUPONS are the cycles of the CouponCycles file, and COUPONS_FILE is that
+    file as displayed with its validation findings (None when there is no
+    such file). A feed that cannot be read is kept in `feed_errors`. Raises
+    ChainError when another read fails or the block changes under the reads.
     """
     reader = PinnedReader(w3)
     _, pin = reader.pin()
@@ -453,15 +546,23 @@ def read_checks(w3: Web3, environment: Environment) -> CheckReadings:
         ContractCall("CustodyAttestations", "custody_attestations", contracts.custody_attestations, "attestationCount"),
     ]
     for name, feed in feeds:
-        calls.append(ContractCall(FEED_ARTIFACT, name, feed.address, "decimals", (), name))
-        calls.append(ContractCall(FEED_ARTIFACT, name, feed.address, "latestRoundData", (), name))
-    values = iter(reader.call(calls))
-    corporate_actions_usdc = int(next(values))
-    attestation_count = int(next(values))
+        setting = f"price_feeds.{name}.address"
+        for function in ("decimals", "latestRoundData"):
+            calls.append(ContractCall(FEED_ARTIFACT, name, feed.address, function, (), f"{name} feed", setting))
+    # A feed at a wrong address is one feed's alert, so its call errors are kept; the other calls must succeed.
+    values = iter(reader.call(calls, keep_errors=True))
+    corporate_actions_usdc = int(_value(next(values)))
+    attestation_count = int(_value(next(values)))
     feed_readings = []
+    feed_errors: dict[str, str] = {}
     for name, feed in feeds:
-        decimals = int(next(values))
-        round_id, answer, _started_at, updated_at, _answered_in_round = next(values)
+        decimals_value, round_value = next(values), next(values)
+        error = next((value for value in (decimals_value, round_value) if isinstance(value, ChainError)), None)
+        if error is not None:
+            feed_errors[name] = f"{error.message}; {error.hint}"
+            continue
+        decimals = int(decimals_value)
+        round_id, answer, _started_at, updated_at, _answered_in_round = round_value
         feed_readings.append(
             FeedReading(
                 name=name,
@@ -501,6 +602,7 @@ def read_checks(w3: Web3, environment: Environment) -> CheckReadings:
     thresholds = environment.checks
     window_start = pin.timestamp - thresholds.activity_window_hours * SECONDS_PER_HOUR
     first_block = first_block_at_or_after(w3, window_start, latest=pin.number)
+    chain_start = block_timestamp(w3, 0) if first_block == 0 else None
     activity = scan_activity(w3, environment, first_block, pin.number, block_range=thresholds.max_log_block_range)
     reader.check_pin()
 
@@ -535,6 +637,49 @@ def read_checks(w3: Web3, environment: Environment) -> CheckReadings:
         face_value_usdc=environment.face_value_usdc,
         window_start_timestamp=window_start,
         activity=activity,
+        coupon_funding=_coupon_funding(environment, observation, coupons, coupons_file),
+        feed_errors=feed_errors,
+        chain_start_timestamp=chain_start if chain_start is not None and chain_start > window_start else None,
+    )
+
+
+def _value(result: Any) -> Any:
+    """Return a call's RESULT, raising it when it is the ChainError of a failed call."""
+    if isinstance(result, ChainError):
+        raise result
+    return result
+
+
+def _coupon_funding(
+    environment: Environment,
+    observation: Observation,
+    coupons: Mapping[str, CouponCycle],
+    coupons_file: tuple[str, Sequence[Diagnostic]] | None,
+) -> CouponFunding:
+    """Find the next unpaid cycle of COUPONS and its amount as the plan would compute it at the observed block."""
+    paid = {key for key, cycle in observation.state.coupon_cycles.items() if cycle.paid_at}
+    unpaid = sorted(
+        (cycle for key, cycle in coupons.items() if key not in paid),
+        key=lambda cycle: (cycle.payment_date, int(cycle.id)),
+    )
+    upcoming = None
+    written = () if coupons_file is None else coupons_file[1]
+    findings = tuple(f"{each.file}:{each.line}:{each.column}: {each.message}" for each in written)
+    if unpaid and not findings:
+        cycle = unpaid[0]
+        supply = observation.total_supply
+        amount = coupon_amount(
+            supply, environment.face_value_usdc, cycle.rate_bps, bond_decimals=environment.decimals.security_token
+        )
+        rule = rounding_rule(environment, supply, cycle.rate_bps, amount)
+        upcoming = UpcomingCoupon(cycle.id, cycle.period, cycle.payment_date, amount, rule)
+    return CouponFunding(
+        treasury=environment.treasury,
+        treasury_usdc=observation.treasury_usdc_balance,
+        allowance_usdc=observation.usdc_allowance_to_corporate_actions,
+        coupons_file=None if coupons_file is None else coupons_file[0],
+        coupons_file_findings=findings,
+        next_coupon=upcoming,
     )
 
 
@@ -544,6 +689,13 @@ def run_check(state_dir: Path, env: str, *, w3: Web3 | None = None) -> CheckRepo
     Raises DesiredStateError when the environment file is missing or invalid,
     and ChainError when the chain cannot be read.
     """
-    environment, _ = read_environment(state_dir, env, purpose="the check")
-    readings = read_checks(w3 if w3 is not None else rpc.connect(environment), environment)
+    environment, result = read_environment(state_dir, env, purpose="the check")
+
+    # An invalid coupons file does not stop the check: its next-coupon finding alerts instead.
+    findings = kind_findings(result, ["CouponCycles"])
+    coupons_file = result.files.get("CouponCycles") or (findings[0].file if findings else None)
+    coupons = None if coupons_file is None else (coupons_file, findings)
+
+    w3 = w3 if w3 is not None else rpc.connect(environment)
+    readings = read_checks(w3, environment, result.state.coupon_cycles, coupons)
     return CheckReport(readings, tuple(evaluate(readings)))

@@ -775,6 +775,6 @@ def main() -> None:
     except Exception as error:  # noqa: BLE001 - the one boundary that reports unexpected errors
         if _debug:
             raise
-        _fail(f"unexpected {type(error).__name__}: {error}", "rerun with --debug for the traceback")
+        _fail(f"unexpected {type(error).__name__}: {error}", "rerun as `jinbi --debug ...` (the option comes before the command) for the traceback")
     # Commands that choose their own exit code (plan --detailed-exitcode, drift) return it.
     raise SystemExit(result if isinstance(result, int) else 0)

@@ -97,7 +97,9 @@ class ImportReport:
             f"{_count(len(state.sanctions), 'blocked address', 'blocked addresses')}, "
             f"{_count(len(state.allocations), 'allocation')}, {_count(len(state.coupon_cycles), 'coupon cycle')}, "
             f"{_count(len(state.cap_table_snapshots), 'cap-table snapshot')}, "
-            f"{_count(len(state.custody_attestations), 'custody attestation')}",
+            f"{_count(len(state.custody_attestations), 'custody attestation')}, "
+            f"{_count(len(state.force_transfers), 'force transfer')}, {_count(len(state.roles), 'role holder')}, "
+            f"token {'paused' if any(pause.paused for pause in state.pause.values()) else 'not paused'}",
         ]
         filled = (
             (_count(len(self.placeholders.refs), "investor ref"), f"set to {REF_PLACEHOLDER_PREFIX}NNNN"),

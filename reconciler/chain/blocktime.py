@@ -24,6 +24,7 @@ from web3.exceptions import Web3Exception
 
 from reconciler.chain.reader import RETRY_HINT
 from reconciler.chain.rpc import error_text
+from reconciler.desired.values import format_datetime
 from reconciler.errors import ChainError
 
 log = logging.getLogger(__name__)
@@ -91,11 +92,17 @@ def block_at_or_before(w3: Web3, timestamp: int, *, latest: int | None = None) -
     found = _last_at_or_before(headers, timestamp, 0, high)
     if found is None:
         raise ChainError(
-            f"no block has a timestamp at or before {timestamp}: block 0 has timestamp {headers.timestamp(0)}",
+            f"no block is at or before {format_datetime(timestamp)}: the chain's first block (block 0) is at "
+            f"{format_datetime(headers.timestamp(0))}",
             hint="ask for a time after the chain's first block",
         )
     log.debug("block %s (timestamp %s) is the last at or before %s", found, headers.timestamp(found), timestamp)
     return found, headers.timestamp(found)
+
+
+def block_timestamp(w3: Web3, number: int) -> int:
+    """Return the timestamp of block NUMBER in Unix seconds, raising ChainError when the read fails."""
+    return _Headers(w3).timestamp(number)
 
 
 def first_block_at_or_after(w3: Web3, timestamp: int, *, latest: int | None = None) -> int:

@@ -56,6 +56,7 @@ class ContractCall:
     function: str
     args: tuple[Any, ...] = ()
     label: str = ""  # the contract's name in messages when it differs from the artifact's
+    setting: str = ""  # the environment file's key of the address, when it is not contracts.<key>
 
     def describe(self) -> str:
         shown = ", ".join(_show_argument(arg) for arg in self.args)
@@ -151,18 +152,21 @@ class PinnedReader:
                 hint="rerun once the chain is stable; on a chain that reorganises often, wait for more confirmations",
             )
 
-    def call(self, calls: Sequence[ContractCall]) -> list[Any]:
+    def call(self, calls: Sequence[ContractCall], *, keep_errors: bool = False) -> list[Any]:
         """Run CALLS at the pinned block, MAX_BATCH per HTTP request, and return each decoded result.
 
         A function with one output gives that value, one with several gives a tuple.
+        With KEEP_ERRORS, a call that reverts, finds no code or returns data
+        that does not decode gives its ChainError in place of a value. A failed
+        request always raises.
         """
         results: list[Any] = []
         for start in range(0, len(calls), self.max_batch):
             chunk = calls[start : start + self.max_batch]
-            results.extend(self._call_chunk(chunk))
+            results.extend(self._call_chunk(chunk, keep_errors))
         return results
 
-    def _call_chunk(self, calls: Sequence[ContractCall]) -> list[Any]:
+    def _call_chunk(self, calls: Sequence[ContractCall], keep_errors: bool) -> list[Any]:
         block = self.block.number
         requests_in_batch = []
         for call in calls:
@@ -173,11 +177,20 @@ class PinnedReader:
         if len(calls) > 1:
             shown += f" and {len(calls) - 1} more {'call' if len(calls) == 2 else 'calls'}"
         responses = self._batch(requests_in_batch, f"reading {shown} at block {block}")
-        return [self._decode(call, response) for call, response in zip(calls, responses, strict=True)]
+        results: list[Any] = []
+        for call, response in zip(calls, responses, strict=True):
+            try:
+                results.append(self._decode(call, response))
+            except ChainError as error:
+                if not keep_errors:
+                    raise
+                results.append(error)
+        return results
 
     def _decode(self, call: ContractCall, response: dict[str, Any]) -> Any:
         where = f"{call.describe()} on {call.address} at block {self.block.number}"
-        hint = f"check that contracts.{call.key} in the environment file is the {call.label or call.artifact} of this chain"
+        setting = call.setting or f"contracts.{call.key}"
+        hint = f"check that {setting} in the environment file is the {call.label or call.artifact} of this chain"
         error = response.get("error")
         if error is not None:
             message = error.get("message", "failed") if isinstance(error, dict) else str(error)

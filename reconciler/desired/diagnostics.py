@@ -74,7 +74,7 @@ def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 def render_text(env_dir: str, diagnostics: Sequence[Diagnostic], counts: Mapping[str, int]) -> str:
     """Render a validation result for a terminal: one finding per line, then a summary line."""
     if not diagnostics:
-        summary = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in counts.items())
+        summary = ", ".join(f"{count} {_counted(name.replace('_', ' '), count)}" for name, count in counts.items())
         return f"{env_dir}: valid ({summary})"
     files = len({each.file for each in diagnostics})
     noun = "error" if len(diagnostics) == 1 else "errors"
@@ -82,6 +82,13 @@ def render_text(env_dir: str, diagnostics: Sequence[Diagnostic], counts: Mapping
     lines = [each.render() for each in diagnostics]
     lines.append(f"{env_dir}: {len(diagnostics)} {noun} in {files} {file_noun}")
     return "\n".join(lines)
+
+
+def _counted(plural: str, count: int) -> str:
+    """Return PLURAL, such as "sanctions entries", in the singular when COUNT is 1."""
+    if count != 1:
+        return plural
+    return plural[:-3] + "y" if plural.endswith("ies") else plural.removesuffix("s")
 
 
 def render_json(env: str, env_dir: str, diagnostics: Sequence[Diagnostic], counts: Mapping[str, int]) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from reconciler.desired.convert import ModelPath
 from reconciler.desired.diagnostics import Diagnostic, SourcePosition
-from reconciler.desired.values import format_date, format_datetime
+from reconciler.desired.values import cid_multihash, format_date, format_datetime
 from reconciler.model import (
     SECONDS_PER_DAY,
     Allocation,
@@ -269,16 +269,25 @@ def _unique_cids(context: RuleContext) -> Iterator[Diagnostic]:
         ("custody_attestations", "custody attestation", context.state.custody_attestations),
     )
     for collection, noun, records in collections:
-        owners: dict[str, str] = {}
-        # File order is line order, so the first record with a CID keeps it.
+        owners: dict[bytes, str] = {}
+        # File order is line order, so the first record with a CID keeps it. The same content
+        # has a CID in each version and base, so the CIDs compare by their multihash.
         for key in sorted(records, key=lambda each: context.at(collection, each).line):
             cid = records[key].cid
-            owner = owners.setdefault(cid, key)
+            owner = owners.setdefault(cid_multihash(cid), key)
             if owner == key:
                 continue
+            other = records[owner].cid
+            line = context.at(collection, owner).line
+            same = (
+                f"is also the CID of {noun} {owner} on line {line}"
+                if other == cid
+                else f"names the same content as cid {other} of {noun} {owner} on line {line} (the same hash, "
+                "written in another CID version or base)"
+            )
             yield Diagnostic.at(
                 context.at(collection, key, "cid"),
                 "record.duplicate-cid",
-                f"{noun} {key}: cid {cid} is also the CID of {noun} {owner} on line {context.at(collection, owner).line}",
+                f"{noun} {key}: cid {cid} {same}",
                 "each record names its own document, so check that this CID is the one of this record's upload",
             )

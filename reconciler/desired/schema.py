@@ -72,6 +72,35 @@ SCHEMA_LINE_PREFIX = "# yaml-language-server: $schema="
 # --- schemas and validators --------------------------------------------------
 
 
+# C0 controls (tab and line feed included), DEL and C1 controls. A terminal acts on them, so free text
+# with one could rewrite what a plan or a prompt shows. No string value of the YAML may contain one.
+CONTROL_CHARACTER_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTER_HINT = (
+    "delete it and write the text on one line of printable characters: a terminal acts on control "
+    "characters, so the plan and the apply prompt would not show the text as it is"
+)
+
+
+def control_character(text: str) -> str | None:
+    """Describe the first control character of TEXT, such as "U+001B at character 5", or return None."""
+    found = CONTROL_CHARACTER_RE.search(text)
+    if found is None:
+        return None
+    return f"U+{ord(found.group()):04X} at character {found.start() + 1}"
+
+
+def _strings(node: Any, path: RawPath = ()) -> Iterator[tuple[RawPath, str]]:
+    """Yield the path and the text of every string value under NODE."""
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, (*path, index))
+
+
 @cache
 def load_schema(kind: str) -> dict[str, Any]:
     """Return the parsed JSON Schema of KIND from schemas/."""
@@ -300,6 +329,8 @@ def validate_document(document: Document) -> tuple[list[Diagnostic], set[RawPath
     errors = list(validator.iter_errors(document.data))
     # A value that fails its pattern is reported once, with the pattern's message, not again as a bad format.
     pattern_failed = {_error_place(error) for error in errors if error.validator == "pattern"}
+    # An empty value is reported once, as empty, not again for missing the pattern's words.
+    empty = {_error_place(error) for error in errors if error.validator == "minLength" and error.instance == ""}
     findings: list[Diagnostic] = []
     invalid: set[RawPath] = set()
     for error in errors:
@@ -307,10 +338,17 @@ def validate_document(document: Document) -> tuple[list[Diagnostic], set[RawPath
         if path in document.reported:
             invalid.add(path)
             continue
-        if error.validator == "format" and path in pattern_failed:
+        if (error.validator == "format" and path in pattern_failed) or (error.validator == "pattern" and path in empty):
+            invalid.add(path)
             continue
         findings.extend(_translate(document, error))
         invalid.add(path)
+    for path, text in _strings(document.data):
+        found = control_character(text)
+        if found is not None and path not in invalid and path not in document.reported:
+            message = f"{describe_path(path)} contains the control character {found}"
+            findings.append(Diagnostic.at(document.value_position(path), "schema.control", message, CONTROL_CHARACTER_HINT))
+            invalid.add(path)
     return findings, invalid
 
 
@@ -598,6 +636,21 @@ def _range(document: Document, error: SchemaError, path: RawPath) -> Iterator[Di
     yield Diagnostic.at(document.value_position(path), "schema.range", message, hint)
 
 
+def _length(document: Document, error: SchemaError, path: RawPath) -> Iterator[Diagnostic]:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    length, bound = len(str(error.instance)), int(str(error.validator_value))
+    if error.validator == "maxLength":
+        message = f"{describe_path(path)} is too long ({length:,} characters, at most {bound:,})"
+        hint = f"shorten it to at most {bound:,} characters"
+    elif length == 0:
+        message = f"{describe_path(path)} is empty"
+        hint = str(schema.get("patternErrorMessage", f"write at least {bound} characters"))
+    else:
+        message = f"{describe_path(path)} is too short ({length} characters, at least {bound})"
+        hint = str(schema.get("patternErrorMessage", f"write at least {bound} characters"))
+    yield Diagnostic.at(document.value_position(path), f"schema.{error.validator}", message, hint)
+
+
 def _generic(document: Document, error: SchemaError, path: RawPath) -> Iterator[Diagnostic]:
     message = f"{describe_path(path)}: {shorten(error.message)}"
     yield Diagnostic.at(document.value_position(path), f"schema.{error.validator}", message, "")
@@ -620,6 +673,8 @@ _PLAIN_HANDLERS: dict[str, Any] = {
     "const": _const,
     "minimum": _range,
     "maximum": _range,
+    "minLength": _length,
+    "maxLength": _length,
 }
 # Errors of keys (propertyNames) carry the key as instance and the parent as path.
 _HANDLERS: dict[str, Any] = {name: _dispatch_property_names for name in _PLAIN_HANDLERS}

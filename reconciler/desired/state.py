@@ -15,7 +15,7 @@ import gc
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,24 +240,56 @@ def _read_state(env_path: Path, env: str) -> ReadResult:
     )
 
 
-def read_environment(state_dir: Path, env: str, *, purpose: str) -> tuple[Environment, ReadResult]:
+def read_environment(
+    state_dir: Path, env: str, *, purpose: str, valid_kinds: Iterable[str] = (), strict: bool = True
+) -> tuple[Environment, ReadResult]:
     """Read ENV's state files and return the environment with everything read.
 
-    Raises DesiredStateError only when the environment file is unusable.
-
     For read-only commands that need the environment's addresses but not a
-    valid desired state. PURPOSE names the command in the hint, such as "the
-    check".
+    valid desired state. Raises DesiredStateError when the environment file,
+    or the file of any kind in VALID_KINDS (such as "CouponCycles"), has a
+    finding, because a command would otherwise act on values that `jinbi
+    validate` rejects. Findings in other files are returned, not raised.
+    PURPOSE names the command in the hint, such as "the check". With STRICT
+    false, only an environment file that cannot be read at all raises: the
+    break-glass pause must work even when a finding elsewhere in the file
+    (a duplicate key under `checks:`) would stop every other command.
     """
     result = read_state(state_dir, env)
     if result.environment is None:
-        first = result.diagnostics[0]
-        raise DesiredStateError(
-            f"{first.file}:{first.line}:{first.column}: {first.message}",
-            diagnostics=tuple(result.diagnostics),
-            hint=f"{purpose} needs a valid environment file; run `jinbi validate --env {env}` to see every error",
-        )
+        findings = result.diagnostics
+    elif not strict:
+        findings = []
+    else:
+        findings = kind_findings(result, ("Environment", *valid_kinds))
+    if findings or result.environment is None:
+        hint = f"{purpose} needs a valid {_kind_names(valid_kinds)}; run `jinbi validate --env {env}` to see every error"
+        raise _findings_error(findings, hint)
     return result.environment, result
+
+
+def kind_findings(result: ReadResult, kinds: Iterable[str]) -> list[Diagnostic]:
+    """Return the findings of RESULT located in the file of each of KINDS.
+
+    A kind whose file failed to parse is looked up under its usual name, such as coupons.yaml.
+    """
+    files = {result.files.get(kind, str(Path(result.env_dir) / FILE_NAMES[kind])) for kind in kinds}
+    return [diagnostic for diagnostic in result.diagnostics if diagnostic.file in files]
+
+
+def _kind_names(valid_kinds: Iterable[str]) -> str:
+    names = ["environment file", *(FILE_NAMES[kind] for kind in valid_kinds)]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _findings_error(findings: Sequence[Diagnostic], hint: str) -> DesiredStateError:
+    """Return the error for FINDINGS: the first as file:line:col and the count of the others, with all attached."""
+    first = findings[0]
+    more = len(findings) - 1
+    message = f"{first.file}:{first.line}:{first.column}: {first.message}"
+    if more:
+        message += f" (and {more} more {'error' if more == 1 else 'errors'})"
+    return DesiredStateError(message, diagnostics=tuple(findings), hint=hint)
 
 
 def load_state(state_dir: Path, env: str) -> DesiredState:
@@ -268,15 +300,8 @@ def load_state(state_dir: Path, env: str) -> DesiredState:
     environment_dir(state_dir, env)
     result = read_state(state_dir, env)
     if result.diagnostics or result.environment is None:
-        first = result.diagnostics[0]
-        more = len(result.diagnostics) - 1
-        message = f"{first.file}:{first.line}:{first.column}: {first.message}"
-        if more:
-            message += f" (and {more} more {'error' if more == 1 else 'errors'})"
-        raise DesiredStateError(
-            message,
-            diagnostics=tuple(result.diagnostics),
-            hint=f"run `jinbi validate --env {env}` to see every error with its hint",
+        raise _findings_error(
+            result.diagnostics, f"run `jinbi validate --env {env}` to see every error with its hint"
         )
     return DesiredState(result.environment, result.state, result.positions, result.files)
 

@@ -124,13 +124,23 @@ def parse_cid(text: str) -> str:
             f"is not an IPFS CID: it has {len(text)} characters, more than {MAX_CID_LENGTH}", _CID_HINT
         )
     try:
-        CID.decode(text)
+        cid = CID.decode(text)
     except (ValueError, KeyError, IndexError):
         # multiformats 0.3 raises KeyError subclasses for an unknown multibase
         # prefix or codec, ValueError subclasses for invalid digits or lengths,
         # and IndexError for a multibase prefix with nothing after it.
         raise ValueFormatError("is not an IPFS CID (version 0 or 1)", _CID_HINT, shape_matched=False) from None
+    if cid.hashfun.name == "identity":
+        raise ValueFormatError(
+            "is an identity CID: it carries its content inline instead of a hash of a document, so it proves nothing",
+            _CID_HINT,
+        )
     return text
+
+
+def cid_multihash(text: str) -> bytes:
+    """Return the multihash of CID TEXT, the same for every version and base that names the same content."""
+    return bytes(CID.decode(text).digest)
 
 
 # --- dates and times ---------------------------------------------------------
@@ -215,5 +225,14 @@ def format_date(seconds: int) -> str:
 
 
 def format_datetime(seconds: int) -> str:
-    """Write Unix SECONDS as an ISO 8601 date-time in UTC, such as 2027-01-15T00:00:00Z."""
-    return (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Write Unix SECONDS as an ISO 8601 date-time in UTC, such as 2027-01-15T00:00:00Z.
+
+    A value outside the years 1 to 9999, which a chain may return as any
+    uint256, is written plainly as "Unix time N, out of range" instead.
+    """
+    try:
+        moment = _EPOCH + timedelta(seconds=seconds)
+    except OverflowError:
+        return f"Unix time {seconds}, out of range"
+    # isoformat pads the year to four digits, which strftime's %Y does not do on every platform.
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"

@@ -14,17 +14,23 @@ that file asks for; the caller commits it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 from web3 import Web3
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, Web3Exception
 
 from reconciler.chain import artifacts, rpc
 from reconciler.chain.errors import decode_revert, revert_data
+from reconciler.chain.reader import RETRY_HINT
 from reconciler.desired import read_environment
+from reconciler.desired.state import kind_findings
 from reconciler.desired.dump import dump_pause, write_atomically
-from reconciler.errors import ConfigurationError, DesiredStateError, ExecutionError
+from reconciler.desired.schema import CONTROL_CHARACTER_HINT, control_character, load_schema
+from reconciler.errors import ChainError, ConfigurationError, DesiredStateError, ExecutionError
 from reconciler.execution.apply import execute
 from reconciler.execution.journal import DEFAULT_JOURNAL_DIR, Journal
 from reconciler.execution.lock import DEFAULT_LOCK_DIR, acquire_lock
@@ -77,27 +83,29 @@ def break_glass(
     journal_dir: Path = DEFAULT_JOURNAL_DIR,
     lock_dir: Path = DEFAULT_LOCK_DIR,
     audit_dir: Path = DEFAULT_AUDIT_DIR,
+    rpc_retry: rpc.RetryPolicy | None = None,  # the transport's retries of temporary failures; None: the default
 ) -> BreakGlassResult:
     """Pause (or unpause) ENV's token now and record REASON with the transaction in the audit trail.
 
     Raises ConfigurationError for an empty reason or an unusable signer,
-    DesiredStateError for an invalid environment file, ExecutionError when
+    DesiredStateError for an invalid environment file, ChainError when the
+    node cannot be reached, ExecutionError when
     the call would revert (such as a signer without PAUSER_ROLE) or the
     transaction is not confirmed, and LockError when another pause runs.
     """
-    reason = reason.strip()
-    if not reason:
-        raise ConfigurationError("the reason is empty", hint="pass --reason with what happened, for the audit trail")
+    reason = _checked_reason(reason)
     environment, pause_file = _environment(state_dir, env)
     signer = signer_for(environment)
-    w3 = rpc.connect(environment)
+    w3 = rpc.connect(environment, policy=rpc_retry)
     address = Web3.to_checksum_address(environment.contracts.security_token)
     token = w3.eth.contract(address=address, abi=artifacts.load(TOKEN_ARTIFACT).abi)
     name = "pause" if pause else "unpause"
     function = f"{TOKEN_ARTIFACT}.{name}"
 
     # Nothing to send when the token already is where the command wants it.
-    if bool(token.functions.paused().call()) == pause:
+    with _chain_errors(w3, f"reading the pause state of {environment.name}"):
+        already = bool(token.functions.paused().call()) == pause
+    if already:
         log.info("the token of %s is already %s", env, "paused" if pause else "unpaused")
         return BreakGlassResult(env, function, None, None, _follow_chain(pause_file, pause, reason))
 
@@ -105,7 +113,9 @@ def break_glass(
     data = token.encode_abi(name)
     call = {"from": signer.address, "to": token.address, "data": data}
     try:
-        estimate = w3.eth.estimate_gas(call)  # type: ignore[arg-type]
+        with _chain_errors(w3, f"estimating the gas of {function}"):
+            estimate = w3.eth.estimate_gas(call)  # type: ignore[arg-type]
+            block = w3.eth.block_number
     except ContractLogicError as error:
         found = revert_data(error)
         reason_text = str(decode_revert(found)) if found else str(error)
@@ -113,7 +123,6 @@ def break_glass(
             f"{function} from {signer.address} would revert: {reason_text}",
             hint="grant the signer PAUSER_ROLE on the token, or use a key that has it",
         ) from None
-    block = w3.eth.block_number
     request = TransactionRequest(
         index=0, to=token.address, data=data, gas_limit=estimate * (100 + GAS_MARGIN_PERCENT) // 100, description=function
     )
@@ -151,6 +160,38 @@ def break_glass(
     return BreakGlassResult(env, function, result, written, _follow_chain(pause_file, pause, reason))
 
 
+def _checked_reason(reason: str) -> str:
+    """Return REASON without surrounding blanks when the Pause file can hold it; raise ConfigurationError if not.
+
+    The reason is written into the Pause file after the transaction, so it is
+    checked against that file's schema before anything is sent.
+    """
+    reason = reason.strip()
+    limit = int(load_schema("Pause")["properties"]["reason"]["maxLength"])
+    if not reason:
+        raise ConfigurationError("the reason is empty", hint="pass --reason with what happened, for the audit trail")
+    found = control_character(reason)
+    if found is not None:
+        raise ConfigurationError(f"the reason contains the control character {found}", hint=CONTROL_CHARACTER_HINT)
+    if len(reason) > limit:
+        raise ConfigurationError(
+            f"the reason is too long ({len(reason):,} characters, at most {limit:,}): nothing was sent",
+            hint=f"shorten --reason to at most {limit:,} characters, and keep the details in the incident record",
+        )
+    return reason
+
+
+@contextmanager
+def _chain_errors(w3: Web3, what: str) -> Iterator[None]:
+    """Turn a failed request of WHAT into ChainError, described without the RPC URL."""
+    try:
+        yield
+    except ContractLogicError:
+        raise
+    except (requests.RequestException, Web3Exception, OSError, ValueError) as error:
+        raise ChainError(f"{what} failed: {rpc.error_text(w3, error)}", hint=RETRY_HINT) from None
+
+
 def _follow_chain(pause_file: Path | None, paused: bool, reason: str) -> Path | None:
     """Write the token's state and REASON into the Pause file, so that the next apply keeps that state."""
     if pause_file is None:
@@ -161,6 +202,8 @@ def _follow_chain(pause_file: Path | None, paused: bool, reason: str) -> Path | 
 
 def _environment(state_dir: Path, env: str) -> tuple[Environment, Path | None]:
     """Return the environment and the environment's Pause file, if it has one that loads."""
-    environment, result = read_environment(state_dir, env, purpose="pause")
+    environment, result = read_environment(state_dir, env, purpose="pause", strict=False)
+    for finding in kind_findings(result, ("Environment",)):
+        log.warning("%s:%s:%s: %s (pausing anyway)", finding.file, finding.line, finding.column, finding.message)
     pause_file = result.files.get("Pause")
     return environment, Path(pause_file) if pause_file is not None else None

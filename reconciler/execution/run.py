@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,13 +156,7 @@ def check_force_transfers_allowed(document: Mapping[str, Any], allowed: bool) ->
     The orders are found by the called function, not by the summary's list,
     and `check_calls` has tied each call shown to the bytes that are sent.
     """
-    orders = [
-        bytes.fromhex(str(transaction["call"]["arguments"][0]["value"]).removeprefix("0x"))
-        .rstrip(b"\0")
-        .decode("ascii", errors="replace")
-        for transaction in document["transactions"]
-        if transaction["function"] == Function.FORCE_TRANSFER.qualified_name
-    ]
+    orders = _force_transfer_orders(document["transactions"])
     if orders and not allowed:
         count = len(orders)
         raise PlanError(
@@ -171,6 +165,17 @@ def check_force_transfers_allowed(document: Mapping[str, Any], allowed: bool) ->
             hint="check each order's legal reference, partition, accounts and amount against the court order, "
             "then rerun with --allow-force-transfer",
         )
+
+
+def _force_transfer_orders(transactions: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Return the order id of each forceTransfer call among the plan file's TRANSACTIONS."""
+    return [
+        bytes.fromhex(str(transaction["call"]["arguments"][0]["value"]).removeprefix("0x"))
+        .rstrip(b"\0")
+        .decode("ascii", errors="replace")
+        for transaction in transactions
+        if transaction["function"] == Function.FORCE_TRANSFER.qualified_name
+    ]
 
 
 def _confirm_sending(count: int, environment: Environment, request: ApplyRequest, output: ApplyOutput) -> None:
@@ -208,10 +213,7 @@ def _finish_interrupted_runs(
         if not journal.records or all(record.final for record in journal.records.values()):
             continue
         journaled = transaction_requests(document)[: max(journal.records) + 1]
-        output.show(
-            f"Resuming the interrupted apply of plan {document['digest']}: "
-            f"{len(journaled)} journaled {'transaction' if len(journaled) == 1 else 'transactions'}."
-        )
+        _approve_resending(document, journal, plan_copy, environment, request, output)
         result = execute(
             w3,
             signer,
@@ -225,6 +227,49 @@ def _finish_interrupted_runs(
         )
         output.show(result.describe())
         result.raise_for_failures()
+
+
+def _approve_resending(
+    document: Mapping[str, Any],
+    journal: Journal,
+    plan_copy: Path,
+    environment: Environment,
+    request: ApplyRequest,
+    output: ApplyOutput,
+) -> None:
+    """Show the journaled transactions a resume may send again, and pass them through apply's gates.
+
+    They were approved for a plan that the YAML may no longer hold, so a
+    forceTransfer among them needs --allow-force-transfer again, and the
+    user confirms them unless --auto-approve. Raises PlanError or ExecutionError.
+    """
+    unsettled = [document["transactions"][index] for index, record in sorted(journal.records.items()) if not record.final]
+    count = len(unsettled)
+    output.show(
+        f"Resuming the interrupted apply of plan {document['digest']}: {count} journaled "
+        f"{'transaction' if count == 1 else 'transactions'} not seen mined, resent unless already on chain:"
+    )
+    actions = {action["index"]: action for action in document["actions"]}
+    for transaction in unsettled:
+        output.show(f"  transaction {transaction['index']}, {transaction['function']}:")
+        for number in transaction["actions"]:
+            output.show(f"    {actions[number]['description']}")
+    orders = _force_transfer_orders(unsettled)
+    if orders and not request.allow_force_transfer:
+        raise PlanError(
+            f"the interrupted apply of plan {document['digest']} journaled {len(orders)} court-ordered force "
+            f"{'transfer' if len(orders) == 1 else 'transfers'} ({', '.join(orders)}) that may not have reached "
+            "the chain, and apply resends force transfers only with --allow-force-transfer: nothing was sent",
+            hint="if the court order still stands, rerun with --allow-force-transfer to finish that apply; to abandon "
+            f"it, check that the node no longer holds the transaction, then move {journal.path} and {plan_copy} aside",
+        )
+    question = f"Resend {count} journaled {'transaction' if count == 1 else 'transactions'} to {environment.name}?"
+    if not request.auto_approve and not output.confirm(question):
+        raise ExecutionError(
+            "apply declined: nothing was sent",
+            hint=f"to abandon the interrupted apply, check that the node no longer holds its transactions, "
+            f"then move {journal.path} and {plan_copy} aside",
+        )
 
 
 def signer_for(environment: Environment) -> Signer:

@@ -89,10 +89,16 @@ def load_signer(environ: Mapping[str, str] | None = None) -> Signer:
 
 def _account_from_key(key: str) -> LocalAccount:
     digits = key.removeprefix("0x").removeprefix("0X")
-    if len(digits) != 64 or any(character not in "0123456789abcdefABCDEF" for character in digits):
+    # Positions only: the characters themselves may be part of the key.
+    bad = [str(place) for place, character in enumerate(digits, start=1) if character not in "0123456789abcdefABCDEF"]
+    if len(digits) != 64 or bad:
+        found = f"found {len(digits)} characters"
+        if bad:
+            places = ", ".join(bad[:8]) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
+            noun, verb = ("character", "is") if len(bad) == 1 else ("characters", "are")
+            found += f", and {noun} {places} after any 0x {verb} not hex"
         raise SignerError(
-            f"{PRIVATE_KEY_VARIABLE} is not a valid private key: expected 64 hex digits "
-            f"with or without 0x, found {len(digits)} characters",
+            f"{PRIVATE_KEY_VARIABLE} is not a valid private key: expected 64 hex digits with or without 0x, {found}",
             hint=SOURCES_HINT,
         )
     try:

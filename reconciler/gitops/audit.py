@@ -297,6 +297,31 @@ def last_applied_commit(repository: git.Repo, environment: str) -> str | None:
     return None
 
 
+def break_glass_pause_state(repository: git.Repo, environment: str) -> bool | None:
+    """Return whether the newest confirmed `jinbi pause` (True) or `unpause` (False) paused the token.
+
+    Returns None when there is none, or when a confirmed apply came after it.
+    Records are ordered by the newest block of their transactions, because a
+    break-glass record is noted on the HEAD of its time, not on an applied
+    commit, and `recorded_at` has whole seconds only.
+    """
+    newest_apply = -1
+    newest_break_glass: tuple[bool, int] | None = None  # (paused, block)
+    for noted in read_records(repository, environment):
+        record = noted.record
+        transactions = record.get("transactions", [])
+        if not all(transaction.get("status") == CONFIRMED for transaction in transactions):
+            continue
+        block = max((int(transaction.get("block") or 0) for transaction in transactions), default=-1)
+        if record.get("type") == "apply":
+            newest_apply = max(newest_apply, block)
+        elif record.get("type") in ("pause", "unpause") and (newest_break_glass is None or block > newest_break_glass[1]):
+            newest_break_glass = (record.get("type") == "pause", block)
+    if newest_break_glass is None or newest_break_glass[1] <= newest_apply:
+        return None
+    return newest_break_glass[0]
+
+
 @dataclass(frozen=True)
 class AuditAnswer:
     """The newest confirmed transaction that wrote one item concerning an address."""

@@ -1,7 +1,7 @@
 """`jinbi drift`: the on-chain values that differ from the YAML at HEAD, and why.
 
 The YAML at HEAD (read from the commit, not the work tree) is diffed against
-one observation of the chain. Each difference gets one of two classes:
+one observation of the chain. Each difference gets one of three classes:
 
 - changed outside the reconciler: the chain has a value that no commit
   requested. That is an on-chain item the YAML does not list (a role
@@ -12,6 +12,12 @@ one observation of the chain. Each difference gets one of two classes:
 - pending in an unapplied commit: HEAD wants a value that the last applied
   commit's YAML did not want, so the next apply sends it. Without any apply
   recorded in the audit notes every such difference counts as pending.
+- an edit of a final record: HEAD changes a recorded snapshot or
+  attestation, an executed force transfer or a paid coupon cycle, which plan
+  and apply reject, so the YAML must be restored.
+
+A confirmed `jinbi pause` or `unpause` after the last apply stands for the
+pause state of that apply, because it set the chain's value the YAML follows.
 
 The last applied commit comes from the audit notes (`reconciler.gitops.audit`).
 Unpaid coupon cycles whose payment date the chain has not reached are
@@ -37,7 +43,7 @@ from reconciler.desired.dump import write_atomically
 from reconciler.desired.schema import FILE_NAMES
 from reconciler.desired.state import DesiredState
 from reconciler.errors import DesiredStateError, DriftError
-from reconciler.gitops.audit import last_applied_commit
+from reconciler.gitops.audit import break_glass_pause_state, last_applied_commit
 from reconciler.gitops.metadata import open_repository, repository_path
 from reconciler.importing import Placeholders, fill_unobserved, render_files
 from reconciler.model import AllocationStatus, Environment, Pause, State
@@ -45,6 +51,7 @@ from reconciler.money import format_base_units
 from reconciler.planning.changes import Change, Kind, Operation
 from reconciler.planning.diff import diff
 from reconciler.planning.records import show_time
+from reconciler.planning.render_text import printable
 
 if TYPE_CHECKING:
     import git
@@ -71,6 +78,11 @@ class DriftClass(StrEnum):
 
     OUTSIDE = "changed outside the reconciler"
     PENDING = "pending in an unapplied commit"
+    REJECTED_EDIT = "edited in the YAML after it became final on chain, which plan and apply reject"
+
+
+# The kinds whose items cannot change once on chain; a coupon cycle only once it is paid.
+FINAL_KINDS = frozenset({Kind.CAP_TABLE_SNAPSHOT, Kind.CUSTODY_ATTESTATION, Kind.FORCE_TRANSFER, Kind.COUPON_CYCLE})
 
 
 @dataclass(frozen=True)
@@ -95,7 +107,9 @@ class DriftItem:
     def describe(self) -> str:
         where = f" ({self.position.file}:{self.position.line})" if self.position is not None else ""
         adopted = "; the work tree already has the chain's value, commit it" if self.adopted_in_work_tree else ""
-        return f"{self.target}: YAML {self.yaml_value}, chain {self.chain_value}{where}{adopted}"
+        if self.category is DriftClass.REJECTED_EDIT and not self.adopted_in_work_tree:
+            adopted = f"; restore {self.field}: {self.chain_value} in the YAML, and write any correction under a new id"
+        return printable(f"{self.target}: YAML {self.yaml_value}, chain {self.chain_value}") + f"{where}{adopted}"
 
 
 @dataclass(frozen=True)
@@ -136,11 +150,17 @@ class DriftReport:
         if not self.has_drift:
             return "No drift: the chain matches the YAML at HEAD."
         outside, pending = len(self.of(DriftClass.OUTSIDE)), len(self.of(DriftClass.PENDING))
+        rejected = len(self.of(DriftClass.REJECTED_EDIT))
+        counts = f"{outside} changed outside the reconciler, {pending} pending in an unapplied commit"
+        if rejected:
+            counts += f", {rejected} {'edit' if rejected == 1 else 'edits'} of final records"
         if outside:
             next_step = f"`jinbi drift --env {self.environment} --write` adopts what changed outside in the YAML."
+        elif rejected:
+            next_step = "Restore the final records' values in the YAML: plan and apply reject these edits."
         else:
             next_step = "The next apply sends the pending values."
-        return f"Drift: {outside} changed outside the reconciler, {pending} pending in an unapplied commit. {next_step}"
+        return f"Drift: {counts}. {next_step}"
 
     def markdown(self) -> str:
         """Return the report as an issue body: every value escaped, one table row per difference."""
@@ -213,6 +233,8 @@ class DriftInputs:
     applied_commit: str | None
     work_tree: DesiredState | None  # None when the uncommitted YAML is invalid
     observation: Observation
+    # The pause state a confirmed `jinbi pause` or `unpause` set after the last confirmed apply; None without one.
+    break_glass_paused: bool | None = None
 
 
 def read_inputs(state_dir: Path, env: str, *, w3: Web3 | None = None) -> DriftInputs:
@@ -226,6 +248,7 @@ def read_inputs(state_dir: Path, env: str, *, w3: Web3 | None = None) -> DriftIn
                 load_state(state_dir, env)  # raises the loader's error
             assert work_tree is not None
             head, head_commit, applied, applied_commit = work_tree, None, None, None
+            break_glass_paused = None
         else:
             head_commit = str(repository.head.commit.hexsha)
             loaded = load_at_commit(repository, head_commit, state_dir, env, Path(scratch))
@@ -237,9 +260,10 @@ def read_inputs(state_dir: Path, env: str, *, w3: Web3 | None = None) -> DriftIn
             head = loaded
             applied_commit = last_applied_commit(repository, env)
             applied = _applied_state(repository, applied_commit, state_dir, env, Path(scratch))
+            break_glass_paused = break_glass_pause_state(repository, env)
 
     observation = observe(w3 if w3 is not None else rpc.connect(head.environment), head.environment)
-    return DriftInputs(head, head_commit, applied, applied_commit, work_tree, observation)
+    return DriftInputs(head, head_commit, applied, applied_commit, work_tree, observation, break_glass_paused)
 
 
 def _work_tree(state_dir: Path, env: str) -> DesiredState | None:
@@ -271,7 +295,13 @@ def find_drift(inputs: DriftInputs) -> DriftReport:
     for change in diff(inputs.head, observation.state):
         if _scheduled(change, observation.block_timestamp):
             continue
-        category = _classify(change, inputs.applied)
+        if _final_edit(change, observation.state):
+            category = DriftClass.REJECTED_EDIT
+        elif change.kind is Kind.PAUSE and change.operation is Operation.CHANGE and inputs.break_glass_paused is not None:
+            # A break-glass pause or unpause after the last apply set the chain's value that the YAML then followed.
+            category = DriftClass.OUTSIDE if change.new == inputs.break_glass_paused else DriftClass.PENDING
+        else:
+            category = _classify(change, inputs.applied)
         items.append(
             DriftItem(
                 category=category,
@@ -314,6 +344,16 @@ def _scheduled(change: Change, block_timestamp: int) -> bool:
         and change.operation is Operation.ADD
         and change.new.payment_date > block_timestamp
     )
+
+
+def _final_edit(change: Change, observed: State) -> bool:
+    """Return whether CHANGE edits a record that is final on chain: recorded, executed, or a paid cycle."""
+    if change.operation is not Operation.CHANGE or change.kind not in FINAL_KINDS:
+        return False
+    if change.kind is Kind.COUPON_CYCLE:
+        cycle = observed.coupon_cycles.get(change.key)
+        return cycle is not None and cycle.paid_at is not None
+    return True
 
 
 def _classify(change: Change, applied: State | None) -> DriftClass:

@@ -17,19 +17,22 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from eth_utils.crypto import keccak
 
+from reconciler.desired.rules import US_JURISDICTIONS
 from reconciler.desired.state import DesiredState
-from reconciler.model import PAUSE_KEY, Environment, ForceTransfer, RoleAssignment
+from reconciler.model import PAUSE_KEY, Environment, ForceTransfer, Partition, RoleAssignment, State
 from reconciler.money import format_base_units
 from reconciler.planning.actions import ascii_bytes32, sorted_actions
 from reconciler.planning.calls import FORCE_TRANSFER_GAS, Function, Stage, stored_strings_gas
 from reconciler.planning.changes import Change, Kind, Operation
 from reconciler.planning.checks import RoleHolders
-from reconciler.planning.records import Action, Problem, Verb, show_tokens
+from reconciler.planning.records import Action, PlanWarning, Problem, Verb, show_time, show_tokens
 
 ADMIN_ROLE = "DEFAULT_ADMIN_ROLE"
+T = TypeVar("T")
 
 # The grantRole and revokeRole function of each contract that has managed roles.
 GRANTS = {function.spec.contract: function for function in Function if function.spec.name == "grantRole"}
@@ -43,6 +46,7 @@ ORDER_FIELD_NAMES = {"sender": "from", "recipient": "to"}
 class ControlOutcome:
     actions: tuple[Action, ...]
     problems: tuple[Problem, ...]
+    warnings: tuple[PlanWarning, ...] = ()
 
 
 def role_id(name: str) -> bytes:
@@ -55,12 +59,16 @@ def control_actions(
     changes: Sequence[Change],
     roles: RoleHolders,
     balances: Mapping[tuple[str, str], int],
+    observed: State | None = None,
 ) -> ControlOutcome:
     """Turn the pause, role and force-transfer CHANGES into actions, or the problems that stop them.
 
     ROLES are the holders on chain; BALANCES the partition balances read
     for the senders of pending orders, by (partition, holder). An order whose
     sender is missing from BALANCES is not checked here (the token checks it).
+    With OBSERVED, the chain's state, each pending order is also checked
+    against the compliance of its recipient and against the executed orders,
+    and what a reviewer should see becomes a warning.
     """
     environment = desired.environment
     actions: list[Action] = []
@@ -79,7 +87,8 @@ def control_actions(
 
     problems.extend(_last_admin_problems(actions, roles, desired))
     problems.extend(_balance_problems(actions, balances, environment))
-    return ControlOutcome(tuple(actions), tuple(problems))
+    warnings = _order_warnings(actions, desired, observed) if observed is not None else []
+    return ControlOutcome(tuple(actions), tuple(problems), tuple(warnings))
 
 
 # --- pause -------------------------------------------------------------------
@@ -299,6 +308,60 @@ def _executed_order_edit(change: Change, environment: Environment) -> Problem:
         f"restore {name}: {written}, and write any further court order under a new id",
         change.position,
     )
+
+
+def _order_warnings(actions: Sequence[Action], desired: DesiredState, observed: State) -> list[PlanWarning]:
+    """Warn about pending orders to a recipient the registry would refuse, and about repeats of executed orders.
+
+    A court order may override compliance, so neither stops the plan; the
+    reviewer must see it. The recipient is judged as the plan leaves the
+    registry: the YAML's investor or sanctions entry, or else the chain's.
+    """
+    def lookup(wanted: Mapping[str, T], found: Mapping[str, T], address: str) -> T | None:
+        for collection in (wanted, found):
+            for key, value in collection.items():
+                if key.lower() == address.lower():
+                    return value
+        return None
+
+    decimals = desired.environment.decimals.security_token
+    warnings: list[PlanWarning] = []
+    for action in actions:
+        if action.verb is not Verb.FORCE_TRANSFER:
+            continue
+        order = desired.state.force_transfers[action.key]
+        label, to = f"force-transfer order {order.id}", order.recipient
+        findings = []
+        entry = lookup(desired.state.sanctions, observed.sanctions, to)
+        if entry is not None and entry.blocked:
+            findings.append(f"moves tokens to {to}, which is blocked ({entry.source})")
+        investor = lookup(desired.state.investors, observed.investors, to)
+        if investor is None or not investor.kyc:
+            findings.append(f"moves tokens to {to}, which is not a KYC'd investor in the compliance registry")
+        elif order.partition is Partition.RULE_144A and not investor.qib:
+            findings.append(f"moves 144A tokens to {to}, which is not a qualified institutional buyer (qib: false)")
+        elif order.partition is Partition.REG_S and investor.jurisdiction in US_JURISDICTIONS:
+            findings.append(f"moves RegS tokens to {to}, whose jurisdiction {investor.jurisdiction} is in the United States")
+        warnings.extend(
+            PlanWarning("force-transfer-compliance", Kind.FORCE_TRANSFER, order.id,
+                        f"{label} {finding}: check that the court order names this account and overrides compliance")
+            for finding in findings
+        )  # fmt: skip
+        for executed in sorted(observed.force_transfers.values(), key=lambda item: item.id):
+            if (executed.legal_reference, executed.partition, executed.amount) == (
+                order.legal_reference, order.partition, order.amount
+            ) and (executed.sender.lower(), executed.recipient.lower()) == (order.sender.lower(), to.lower()):
+                warnings.append(
+                    PlanWarning(
+                        "force-transfer-repeat",
+                        Kind.FORCE_TRANSFER,
+                        order.id,
+                        f"{label} repeats order {executed.id}, executed on chain on {show_time(executed.executed_at)} "
+                        f"with the same legal reference, partition, accounts and amount "
+                        f"({show_tokens(order.amount, decimals)}): check that the court ordered a second transfer",
+                    )
+                )
+    return warnings
 
 
 def _balance_problems(

@@ -143,7 +143,7 @@ def build_plan(desired: DesiredState, observation: Observation, options: PlanOpt
         changes,
     )
     records = record_actions(observation.state, changes)
-    controls = control_actions(desired, changes, observation.roles, observation.partition_balances)
+    controls = control_actions(desired, changes, observation.roles, observation.partition_balances, observation.state)
     actions = derived.actions + coupons.actions + records.actions + controls.actions
     problems = [*derived.problems, *coupons.problems, *records.problems, *controls.problems]
 
@@ -156,7 +156,7 @@ def build_plan(desired: DesiredState, observation: Observation, options: PlanOpt
     if problems:
         raise plan_error(problems)
 
-    warnings = list(derived.warnings) + scheduled_delistings
+    warnings = list(derived.warnings) + scheduled_delistings + list(controls.warnings)
     if options.gas_cap > EIP_7825_TX_GAS_LIMIT:
         warnings.append(
             PlanWarning(

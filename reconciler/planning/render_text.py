@@ -3,13 +3,16 @@
 `render_text` returns a rich `Text`. Its styles become colours only when the
 console writes to a terminal, and `Text.plain` is the same output without
 them. Rich never parses markup inside a `Text`, so a value from the YAML
-cannot inject styles. The output depends only on the plan.
+cannot inject styles, and `printable` escapes the control characters a
+terminal would act on, which values read from the chain may hold. The output
+depends only on the plan.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
 
+from reconciler.desired.schema import CONTROL_CHARACTER_RE
 from reconciler.planning.changes import Kind
 from reconciler.planning.plan import Plan
 from reconciler.planning.records import Action, ScheduledCoupon, show_time
@@ -59,8 +62,8 @@ def render_text(plan: Plan) -> Text:
             _action_line(out, action)
         for item in scheduled:
             out.append("    ")
-            out.append(item.cycle_id)
-            out.append(f"  {describe_scheduled(item)}")
+            out.append(printable(item.cycle_id))
+            out.append(f"  {printable(describe_scheduled(item))}")
             out.append(_where(item.position))
             out.append("\n")
 
@@ -74,12 +77,17 @@ def render_text(plan: Plan) -> Text:
         out.append("\nWarnings\n", style="bold")
         for warning in plan.warnings:
             out.append("  ! ", style="yellow")
-            out.append(f"{warning.code}: {warning.message}\n")
+            out.append(f"{warning.code}: {printable(warning.message)}\n")
 
     out.append("\n")
     out.append(plan.summary(), style="bold")
     out.append("\n")
     return out
+
+
+def printable(text: str) -> str:
+    """Return TEXT with each control character escaped as \\xNN, so it cannot move the cursor or erase a line."""
+    return CONTROL_CHARACTER_RE.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
 def force_transfer_banner(plan: Plan) -> str:
@@ -107,8 +115,8 @@ def describe_transaction(transaction: Transaction) -> str:
 def _action_line(out: Text, action: Action) -> None:
     marker = action.verb.marker
     out.append(f"  {marker} ", style=MARKER_STYLES[marker])
-    out.append(action.key)
-    out.append(f"  {action.description}")
+    out.append(printable(action.key))
+    out.append(f"  {printable(action.description)}")
     if action.verb.name == "UPDATE_INVESTOR":
         out.append(f" [{action.stage.label}]")
     out.append(_where(action.position))

@@ -10,11 +10,14 @@ of the plan renderer. Callers: `jinbi report coupons`.
 from __future__ import annotations
 
 import csv
+import errno
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.desired.values import format_datetime
+from reconciler.errors import ReportError
 from reconciler.model import Partition
 from reconciler.money import format_base_units
 from reconciler.planning.records import show_time, show_tokens, show_usdc
@@ -22,6 +25,9 @@ from reconciler.planning.render_markdown import escape
 from reconciler.reports.coupons import CouponStatements, Entitlement
 
 SUMMARY_STEM = "summary"
+
+# The names of the statements this module writes; an earlier run's statement of a former holder is removed.
+_STATEMENT_NAME_RE = re.compile(r"^holder-0x[0-9a-f]{40}\.(csv|md)$")
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class WrittenStatements:
     statements: CouponStatements
     folder: Path
     files: tuple[Path, ...]
+    removed: tuple[Path, ...] = ()  # statements of an earlier run whose holder has none in this one
 
     def describe(self) -> str:
         """Return the lines `jinbi report coupons` prints: the folder, then the totals."""
@@ -47,7 +54,14 @@ class WrittenStatements:
             f"{show_tokens(report.holdings.total_supply, report.token_decimals)} in total\n"
             f"amount {show_usdc(cycle.amount, decimals)}, distributed {show_usdc(report.distributed, decimals)}, "
             f"remainder {show_usdc(report.remainder, decimals)}\n"
+            + self._removed_line()
         )
+
+    def _removed_line(self) -> str:
+        if not self.removed:
+            return ""
+        names = ", ".join(path.name for path in self.removed)
+        return f"removed {len(self.removed)} statement file(s) of an earlier run whose holder has none now: {names}\n"
 
 
 def statement_stem(holder: str) -> str:
@@ -56,7 +70,31 @@ def statement_stem(holder: str) -> str:
 
 
 def write_statements(statements: CouponStatements, folder: Path) -> WrittenStatements:
-    """Write every holder's statement and the summary into FOLDER, creating it; files of the same name are replaced."""
+    """Write every holder's statement and the summary into FOLDER, creating it; files of the same name are replaced.
+
+    Holder statements of an earlier run that this run does not write are
+    removed, so the folder holds one cycle's statements only. Other files are
+    left alone. Raises ReportError when FOLDER cannot be created or written.
+    """
+    try:
+        return _write_statements(statements, folder)
+    except OSError as error:
+        raise _folder_error(folder, error) from error
+
+
+def _folder_error(folder: Path, error: OSError) -> ReportError:
+    reason = error.strerror or type(error).__name__
+    where = f" ({error.filename})" if error.filename and str(error.filename) != str(folder) else ""
+    if error.errno in (errno.EEXIST, errno.ENOTDIR):
+        hint = "give --out a folder: a path that does not exist yet or is a folder, not a file"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "give --out a folder you can write to, or change the folder's permissions"
+    else:
+        hint = "give --out another folder"
+    return ReportError(f"cannot write the coupon statements to the folder {folder}: {reason}{where}", hint=hint)
+
+
+def _write_statements(statements: CouponStatements, folder: Path) -> WrittenStatements:
     folder.mkdir(parents=True, exist_ok=True)
     contents: dict[str, str] = {}
     for entitlement in statements.entitlements:
@@ -66,12 +104,19 @@ def write_statements(statements: CouponStatements, folder: Path) -> WrittenState
     contents[f"{SUMMARY_STEM}.csv"] = summary_csv(statements)
     contents[f"{SUMMARY_STEM}.md"] = summary_markdown(statements)
 
+    # Statements of former holders go, so that the folder lists this run's holders only.
+    removed = sorted(
+        path for path in folder.iterdir() if _STATEMENT_NAME_RE.fullmatch(path.name) and path.name not in contents
+    )
+    for path in removed:
+        path.unlink()
+
     written = []
     for name, text in sorted(contents.items()):
         path = folder / name
         path.write_text(text, encoding="utf-8")
         written.append(path)
-    return WrittenStatements(statements, folder, tuple(written))
+    return WrittenStatements(statements, folder, tuple(written), tuple(removed))
 
 
 # --- CSV ---------------------------------------------------------------------

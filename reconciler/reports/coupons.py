@@ -25,7 +25,7 @@ from pathlib import Path
 from web3 import Web3
 
 from reconciler.chain import rpc
-from reconciler.chain.blocktime import block_at_or_before
+from reconciler.chain.blocktime import block_at_or_before, block_timestamp
 from reconciler.chain.observe import observe
 from reconciler.chain.reader import BlockPin
 from reconciler.desired import read_environment
@@ -129,11 +129,11 @@ def run_coupon_statements(state_dir: Path, env: str, cycle_id: str, *, w3: Web3 
     """Compute the coupon statements of cycle CYCLE_ID of ENV from its chain and its YAML under STATE_DIR.
 
     Raises ReportError for an unknown cycle or a record date the chain has not
-    passed yet, DesiredStateError for an unreadable environment file, and
-    ChainError when the chain cannot be read.
+    passed yet, DesiredStateError when the environment file or coupons.yaml
+    has a finding, and ChainError when the chain cannot be read.
     """
     cycle_id = parse_cycle_id(cycle_id)
-    environment, result = read_environment(state_dir, env, purpose="the report")
+    environment, result = read_environment(state_dir, env, purpose="the report", valid_kinds=("CouponCycles",))
     w3 = w3 if w3 is not None else rpc.connect(environment)
     coupons_file = _coupons_file(result.files)
     return coupon_statements(w3, environment, result.state.coupon_cycles, cycle_id, coupons_file=coupons_file)
@@ -166,6 +166,14 @@ def coupon_statements(
             f"{format_datetime(terms.record_day_end)}, but the chain's latest block {latest.number} is at "
             f"{format_datetime(latest.timestamp)}, so the record-date balances are not final yet",
             hint="make the statements once the chain has a block after the end of the record date",
+        )
+    chain_start = block_timestamp(w3, 0)
+    if terms.record_day_end < chain_start:
+        raise ReportError(
+            f"coupon cycle {cycle_id} has record date {show_time(terms.record_date)}, which ends at "
+            f"{format_datetime(terms.record_day_end)}, before the chain's first block (block 0 at "
+            f"{format_datetime(chain_start)}), so no block holds its record-date balances",
+            hint=f"check record_date of cycle {cycle_id} in coupons.yaml: it must fall after the chain started",
         )
     record_block, _ = block_at_or_before(w3, terms.record_day_end, latest=latest.number)
     holdings = read_holdings(w3, environment, record_block)

@@ -26,7 +26,7 @@ from web3 import Web3
 
 from reconciler.chain import rpc
 from reconciler.chain.activity import ZERO_ADDRESS, Activity, scan_activity
-from reconciler.chain.blocktime import block_at_or_before, first_block_at_or_after
+from reconciler.chain.blocktime import block_at_or_before, block_timestamp, first_block_at_or_after
 from reconciler.chain.observe import observe
 from reconciler.chain.reader import BlockPin, ContractCall, PinnedReader
 from reconciler.desired import load_state
@@ -145,7 +145,7 @@ class MonthEndReport:
 def parse_month(text: str) -> Month:
     """Parse YYYY-MM, raising ReportError otherwise."""
     match = _PERIOD_RE.fullmatch(text)
-    if match is None:
+    if match is None or int(match.group(1)) == 0:
         raise ReportError(f"invalid period {text!r}", hint="give a calendar month as YYYY-MM, such as 2026-12")
     return Month(int(match.group(1)), int(match.group(2)))
 
@@ -178,6 +178,13 @@ def month_end(w3: Web3, desired: DesiredState, month: Month) -> MonthEndReport:
             hint="give a month the chain has reached",
         )
     month_ended = latest.timestamp > month.end
+    chain_start = block_timestamp(w3, 0)
+    if month.end < chain_start:
+        raise ReportError(
+            f"period {month.name} ends at {format_datetime(month.end)}, before the chain's first block "
+            f"(block 0 at {format_datetime(chain_start)})",
+            hint=f"give a month from {format_datetime(chain_start)[:7]} on, when the chain existed",
+        )
     block = block_at_or_before(w3, month.end, latest=latest.number)[0] if month_ended else latest.number
     first_block = first_block_at_or_after(w3, month.start, latest=block)
 

@@ -183,7 +183,7 @@ def test_import_fresh_chain(
     assert result.stdout.split("\n")[:2] == [
         f"imported chain 31337 at block {observation.block_number} ({observation.block_hash}) into {folder}",
         "  0 investors, 0 blocked addresses, 0 allocations, 0 coupon cycles, 0 cap-table snapshots, "
-        "0 custody attestations",
+        "0 custody attestations, 0 force transfers, 14 role holders, token not paused",
     ]
     loaded = load_state(state_dir, "devnet").state
     assert replace(loaded, pause={}, roles={}) == State()

@@ -23,6 +23,7 @@ from reconciler.chain.packing import PackedInvestor, pack_investor
 from reconciler.checks import CheckReport, Finding, Severity, evaluate, run_check
 from reconciler.desired import read_state
 from reconciler.devnet import write_environment
+from reconciler.errors import DesiredStateError
 
 TOKEN = 10**18
 USDC = 10**6
@@ -390,3 +391,171 @@ def test_cli_large_transfer_exits_2(chain: Any, tmp_path: Path) -> None:
     assert [f["check"].split("/")[0] for f in document["findings"] if f["severity"] == "alert"] == ["large_transfer"]
     assert document["window"]["successful_transfer_transactions"] == 1
     assert document["window"]["rejections"] == []
+
+
+# --- an invalid environment file, unreadable feeds, the next coupon, wording --
+
+
+@pytest.mark.parametrize(
+    ("settings", "line", "message"),
+    [
+        pytest.param('price_feeds: {XAU/USD: {min_answer: "3000", max_answer: "2000"}}\n', "", "min_answer", id="bounds"),
+        pytest.param("checks: {activity_window_hours: 1}\n", "  activity_window_hours: 2\n", "duplicate", id="duplicate-key"),
+    ],
+)
+def test_invalid_environment_file_is_rejected(
+    chain: Any, tmp_path: Path, settings: str, line: str, message: str
+) -> None:
+    state_dir = write_state_dir(tmp_path, chain, settings)
+    path = state_dir / "devnet" / "environment.yaml"
+    # The devnet writer drops a repeated key, so LINE is added after it.
+    first_line = "  activity_window_hours: 1\n"
+    path.write_text(path.read_text(encoding="utf-8").replace(first_line, first_line + line), encoding="utf-8")
+    findings = read_state(state_dir, "devnet").diagnostics
+    assert findings, "validate must reject these settings"
+
+    with pytest.raises(DesiredStateError) as raised:
+        run_check(state_dir, "devnet", w3=rpc.connect_url(chain.url))
+
+    first = findings[0]
+    assert raised.value.message.startswith(f"{first.file}:{first.line}:{first.column}: ")
+    assert message in raised.value.message.lower()
+    assert raised.value.diagnostics == tuple(findings)
+    assert raised.value.hint is not None
+    assert "jinbi validate --env devnet" in raised.value.hint
+
+
+def test_cli_invalid_environment_exits_1(chain: Any, tmp_path: Path) -> None:
+    state_dir = write_state_dir(tmp_path, chain, 'price_feeds: {XAU/USD: {min_answer: "3000", max_answer: "2000"}}\n')
+
+    result = run_jinbi(state_dir, chain.url)
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"error: {state_dir / 'devnet' / 'environment.yaml'}:")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("updated_at", [253_402_300_800, 2**256 - 1], ids=["year-10000", "max-uint256"])
+def test_feed_time_out_of_range_alerts(chain: Any, tmp_path: Path, updated_at: int) -> None:
+    send(chain.contracts["usdc_usd_feed"].functions.setRoundData(10**8, updated_at), chain.signer)
+
+    report = check(tmp_path, chain)
+
+    found = alerts(report)
+    assert list(found) == ["price_feed_age/USDC/USD"]
+    assert f"updated at Unix time {updated_at}, out of range" in found["price_feed_age/USDC/USD"].message
+    assert "price_feed_age/XAU/USD" in {finding.check for finding in report.findings}
+
+
+def test_feed_without_contract_alerts(chain: Any, tmp_path: Path) -> None:
+    state_dir = write_state_dir(tmp_path, chain)
+    path = state_dir / "devnet" / "environment.yaml"
+    feed = chain.deployment.xau_usd_feed
+    no_code = chain.accounts[9]
+    path.write_text(path.read_text(encoding="utf-8").replace(feed, no_code), encoding="utf-8")
+
+    report = run_check(state_dir, "devnet", w3=rpc.connect_url(chain.url))
+
+    found = alerts(report)
+    assert list(found) == ["price_feed/XAU/USD"]
+    message = found["price_feed/XAU/USD"].message
+    assert f"on {no_code} at block " in message
+    assert "no contract code" in message
+    assert "check that price_feeds.XAU/USD.address in the environment file" in message
+    assert "contracts." not in message
+    assert "price_feed_age/USDC/USD" in {finding.check for finding in report.findings}
+
+
+COUPONS_YAML = """# yaml-language-server: $schema=../../schemas/coupons.schema.json
+kind: CouponCycles
+cycles:
+  "1": {period: "2026-Q4", rate_bps: 125, record_date: "2026-12-15", payment_date: "2026-12-31"}
+  "2": {period: "2027-Q1", rate_bps: 125, record_date: "2027-03-15", payment_date: "2027-03-31"}
+"""
+
+
+def next_coupon(chain: Any, tmp_path: Path, coupons: str = COUPONS_YAML) -> Finding:
+    state_dir = write_state_dir(tmp_path, chain)
+    (state_dir / "devnet" / "coupons.yaml").write_text(coupons, encoding="utf-8")
+    report = run_check(state_dir, "devnet", w3=rpc.connect_url(chain.url))
+    (finding,) = [finding for finding in report.findings if finding.check == "next_coupon_usdc"]
+    return finding
+
+
+def test_treasury_short_of_next_coupon_alerts(chain: Any, tmp_path: Path) -> None:
+    alice = chain.accounts[3]
+    register(chain, alice)
+    issue(chain, alice, 1_000)
+    usdc = chain.contracts["usdc"]
+    # 1,000 tokens of 1 USDC at 125 bps pay 12.5 USDC; the treasury keeps 12.499999.
+    held = int(usdc.functions.balanceOf(chain.signer).call())
+    send(usdc.functions.transfer(chain.accounts[9], held - 12_499_999), chain.signer)
+
+    finding = next_coupon(chain, tmp_path)
+
+    assert finding.severity is Severity.ALERT
+    assert finding.message.startswith(
+        "coupon cycle 1 (2026-Q4, payment date 2026-12-31) would pay 1000 JINBI x 1.000000 USDC x 125 bps / 10,000 "
+        "= 12.500000 USDC, rounded down to whole USDC base units; "
+        f"the treasury {chain.signer} holds 12.499999 USDC and lets CorporateActions draw "
+    )
+    assert finding.message.endswith("so it cannot pay the cycle: fund it with 0.000001 USDC more")
+
+
+def test_treasury_funding_next_coupon_is_ok(chain: Any, tmp_path: Path) -> None:
+    alice = chain.accounts[3]
+    register(chain, alice)
+    issue(chain, alice, 1_000)
+    usdc = chain.contracts["usdc"]
+    held = int(usdc.functions.balanceOf(chain.signer).call())
+    send(usdc.functions.mint(chain.signer, max(12_500_000 - held, 0)), chain.signer)
+
+    finding = next_coupon(chain, tmp_path)
+
+    assert finding.severity is Severity.OK
+    assert "= 12.500000 USDC" in finding.message
+    assert "lets CorporateActions draw 0.000000 USDC, less than the amount" in finding.message
+
+
+def test_invalid_coupons_file_alerts(chain: Any, tmp_path: Path) -> None:
+    finding = next_coupon(chain, tmp_path, COUPONS_YAML.replace("rate_bps: 125,", 'rate_bps: "a lot",', 1))
+
+    assert finding.severity is Severity.ALERT
+    assert "coupons.yaml has 1 validation error, the first " in finding.message
+    assert "coupons.yaml:4:38: coupon cycle 1: rate_bps must be a whole number" in finding.message
+
+
+def test_large_transfer_shows_exact_excess(chain: Any, tmp_path: Path) -> None:
+    alice, bob = chain.accounts[3:5]
+    register(chain, alice, bob)
+    issue(chain, alice, 100_001)
+    token = chain.contracts["security_token"]
+    send(token.functions.transferByPartition(ascii_id("144A"), bob, 100_000 * TOKEN + 1), alice)
+
+    found = alerts(check(tmp_path, chain, 'checks: {large_transfer_usd: "100000"}\n'))
+
+    (finding,) = found.values()
+    assert "is worth 100,000.000000000000000001 USD (USDC valued at 1 USD by USDC/USD)" in finding.message
+    assert finding.message.endswith("above the threshold of 100,000 USD")
+
+
+def test_usdc_amounts_have_six_places(chain: Any, tmp_path: Path) -> None:
+    report = check(tmp_path, chain)
+
+    (finding,) = [finding for finding in report.findings if finding.check == "corporate_actions_usdc"]
+    assert finding.message == (
+        "CorporateActions has a balance of 0.000000 USDC, and paid coupon cycles total 0.000000 USDC"
+    )
+
+
+def test_window_of_young_chain_names_its_start(chain: Any, tmp_path: Path) -> None:
+    started = int(chain.w3.eth.get_block(0)["timestamp"])
+    assert latest_timestamp(chain) - started < 24 * 3_600
+
+    report = check(tmp_path, chain)
+
+    (finding,) = [finding for finding in report.findings if finding.check == "large_transfers"]
+    assert f"in blocks 0 to {report.readings.block_number} (since the chain's first block at " in finding.message
+    assert "less than the 24 h window)" in finding.message
+    assert "the last 24 h" not in finding.message

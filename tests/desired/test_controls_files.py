@@ -117,3 +117,40 @@ def test_dumps_read_back(tree: StateTree) -> None:
 
     assert again.diagnostics == []
     assert (again.state.pause, again.state.roles, again.state.force_transfers) == (state.pause, state.roles, orders)
+
+
+@pytest.mark.parametrize(
+    ("fields", "found"),
+    [
+        pytest.param({"legal_reference": '"SDNY\\e[2K\\rNo changes"'}, "U+001B at character 5", id="escape"),
+        pytest.param({"legal_reference": '"SDNY\\0"'}, "U+0000 at character 5", id="nul"),
+        pytest.param({"legal_reference": '"SDNY\\x7f"'}, "U+007F at character 5", id="delete"),
+        pytest.param({"legal_reference": '"SDNY\\x9b2J"'}, "U+009B at character 5", id="c1"),
+        pytest.param({"legal_reference": '"SDNY\\nline two"'}, "U+000A at character 5", id="line-feed"),
+    ],
+)
+def test_control_characters_rejected(tree: StateTree, fields: dict[str, str], found: str) -> None:
+    tree.write("force-transfers.yaml", order(**fields))
+
+    error = only(tree.errors())
+
+    assert (error.code, error.line) == ("schema.control", 5)
+    assert error.message == f"force-transfer order ORDER-2026-001: legal_reference contains the control character {found}"
+    assert error.hint.startswith("delete it and write the text on one line of printable characters")
+    assert tree.read().state.force_transfers == {}
+
+
+@pytest.mark.parametrize(
+    ("reason", "message", "hint"),
+    [
+        pytest.param('"' + "x" * 614 + '"', "reason is too long (614 characters, at most 500)",
+                     "shorten it to at most 500 characters", id="too-long"),
+        pytest.param('""', "reason is empty", 'write the reason in words, such as "normal operations"', id="empty"),
+    ],
+)  # fmt: skip
+def test_pause_reason_length_errors(tree: StateTree, reason: str, message: str, hint: str) -> None:
+    tree.write("pause.yaml", f"kind: Pause\npaused: true\nreason: {reason}\n")
+
+    error = only(tree.errors())
+
+    assert (error.message, error.hint) == (message, hint)

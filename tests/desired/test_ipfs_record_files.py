@@ -129,3 +129,34 @@ def test_duplicate_cid_rejected(tree: StateTree, kind: str) -> None:
     assert (error.line, error.column, error.code) == (5, column, "record.duplicate-cid")
     assert error.message == expected
     assert error.hint == "each record names its own document, so check that this CID is the one of this record's upload"
+
+
+CIDV0_AS_V1 = "bafybeie5nqv6kd3qnfjupgvz34woh3oksc3iau6abmyajn7qvtf6d2ho34"  # CIDV0's multihash as CIDv1, base32
+CIDV0_AS_BASE58_V1 = "zdj7Wg2Qkk4mYgAkVU1kppfQ2sMGz5zPwERVpeWmxCQLDxVoC"  # the same as CIDv1 in base58btc
+IDENTITY_CID = "bafkqac3imvwgy3zao5xxe3de"  # "hello world" inline, with the identity hash
+
+
+@pytest.mark.parametrize("spelling", [CIDV0_AS_V1, CIDV0_AS_BASE58_V1], ids=["v1-base32", "v1-base58btc"])
+def test_cid_in_other_base_is_duplicate(tree: StateTree, spelling: str) -> None:
+    tree.write("cap-tables.yaml", snapshots(f'"2026-Q3": {{cid: "{CIDV0}"}}', f'"2026-Q4": {{cid: "{spelling}"}}'))
+
+    error = only(tree.errors())
+
+    assert (error.line, error.code) == (5, "record.duplicate-cid")
+    assert error.message == (
+        f"cap-table snapshot 2026-Q4: cid {spelling} names the same content as cid {CIDV0} of cap-table snapshot "
+        "2026-Q3 on line 4 (the same hash, written in another CID version or base)"
+    )
+
+
+def test_identity_cid_rejected(tree: StateTree) -> None:
+    tree.write("cap-tables.yaml", snapshots(f'"2026-Q3": {{cid: "{IDENTITY_CID}"}}'))
+
+    error = only(tree.errors())
+
+    assert (error.line, error.code) == (4, "schema.format")
+    assert error.message == (
+        f'cap-table snapshot 2026-Q3: cid "{IDENTITY_CID}" is an identity CID: it carries its content inline '
+        "instead of a hash of a document, so it proves nothing"
+    )
+    assert error.hint == CID_HINT

@@ -29,7 +29,7 @@ def test_valid_state_exit_0(tree: StateTree, run_cli: Callable[..., CliResult]) 
     assert result.exit_code == 0
     assert result.stdout == (
         f"{tree.env_dir}: valid (9 files, 40 investors, 10 sanctions entries, 10 allocations, 2 coupon cycles, "
-        "1 cap table snapshots, 1 custody attestations, 14 role holders, 0 force transfers)\n"
+        "1 cap table snapshot, 1 custody attestation, 14 role holders, 0 force transfers)\n"
     )
     assert result.stderr == ""
 

@@ -72,7 +72,12 @@ def test_pickling_rejected() -> None:
         (
             {"JINBI_PRIVATE_KEY": DEV_PRIVATE_KEY[:-1] + "g"},
             "JINBI_PRIVATE_KEY is not a valid private key: "
-            "expected 64 hex digits with or without 0x, found 64 characters",
+            "expected 64 hex digits with or without 0x, found 64 characters, and character 64 after any 0x is not hex",
+        ),
+        (
+            {"JINBI_PRIVATE_KEY": DEV_PRIVATE_KEY[:-4] + "zzzz"},
+            "JINBI_PRIVATE_KEY is not a valid private key: expected 64 hex digits with or without 0x, "
+            "found 64 characters, and characters 61, 62, 63, 64 after any 0x are not hex",
         ),
         (
             {"JINBI_PRIVATE_KEY": "0x" + "00" * 32},
@@ -87,7 +92,7 @@ def test_pickling_rejected() -> None:
             "keystore file not found: /nonexistent/signer.json (from JINBI_KEYSTORE)",
         ),
     ],
-    ids=["missing", "short", "not-hex", "zero", "both-sources", "keystore-missing"],
+    ids=["missing", "short", "not-hex", "four-not-hex", "zero", "both-sources", "keystore-missing"],
 )
 def test_invalid_configuration_rejected(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SignerError) as caught:

@@ -12,6 +12,10 @@ import pytest
 from gitops_support import JINBI, SIGNER, Workspace, make_workspace
 
 from reconciler import PROJECT_ROOT
+from reconciler.chain import rpc
+from reconciler.devnet import free_port
+from reconciler.errors import ChainError
+from reconciler.execution.breakglass import break_glass
 from reconciler.gitops.audit import NOTES_REF
 
 DRIFT_ARGS = ("drift", "--env", "devnet", "--state-dir", "state")
@@ -83,6 +87,21 @@ def test_pause_needs_a_reason(chain: Any, workspace: Workspace) -> None:
     assert not paused(chain)
 
 
+def test_pause_despite_environment_finding(chain: Any, workspace: Workspace) -> None:
+    # A duplicate key under checks: stops every other command, but not the break-glass pause.
+    environment_file = workspace.env_dir / "environment.yaml"
+    text = environment_file.read_text(encoding="utf-8")
+    environment_file.write_text(text + "checks:\n  activity_window_hours: 24\n  activity_window_hours: 48\n", encoding="utf-8")
+    assert workspace.jinbi("validate", "--env", "devnet", "--state-dir", "state").returncode == 1
+
+    sent = workspace.jinbi("pause", "--env", "devnet", "--state-dir", "state", "--reason", "incident 42")
+
+    assert sent.returncode == 0, sent.stderr
+    assert paused(chain)
+    assert "duplicate key" in sent.stderr
+    assert "(pausing anyway)" in sent.stderr
+
+
 def test_pause_without_the_role_sends_nothing(chain: Any, workspace: Workspace) -> None:
     # Anvil's second development account has no role on the token.
     environment = workspace.environ()
@@ -126,3 +145,67 @@ def test_pause_that_the_yaml_asks_for_is_no_drift(chain: Any, workspace: Workspa
     assert planned.returncode == 0, planned.stderr
     assert "No changes: the chain matches the YAML." in planned.stdout
     assert paused(chain)
+
+
+@pytest.mark.parametrize("pause", [True, False])
+def test_unreachable_node_error_hides_the_url_key(
+    workspace: Workspace, pause: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    key = "9aa3d95b3bc440fa88ea12eaa4456161"
+    monkeypatch.setenv("JINBI_RPC_URL", f"http://127.0.0.1:{free_port()}/v3/{key}?apikey={key}")
+    monkeypatch.delenv("JINBI_PRIVATE_KEY", raising=False)
+    fast = rpc.RetryPolicy(attempts=2, first_wait=0.01, max_wait=0.02)
+
+    with pytest.raises(ChainError) as raised:
+        break_glass(workspace.root / "state", "devnet", pause=pause, reason="node test", rpc_retry=fast,
+                    journal_dir=workspace.root / "journal", lock_dir=workspace.root / "locks")  # fmt: skip
+
+    assert raised.value.message == "reading the pause state of devnet failed: ConnectionError: connection failed"
+    reported = f"{raised.value.message}\n{raised.value.hint}\n{caplog.text}\n{capsys.readouterr()}"
+    assert "failed temporarily, retrying" in caplog.text
+    assert key not in reported
+
+
+def test_invalid_reason_sends_nothing(chain: Any, workspace: Workspace) -> None:
+    shutil.copy(PROJECT_ROOT / "state" / "devnet" / "pause.yaml", workspace.env_dir / "pause.yaml")
+    workspace.commit("Manage the pause state")
+    workspace.apply()
+    pause_file = (workspace.env_dir / "pause.yaml").read_text(encoding="utf-8")
+    nonce = chain.w3.eth.get_transaction_count(SIGNER)
+    token_paused = paused(chain)
+
+    long = workspace.jinbi("unpause" if token_paused else "pause", "--env", "devnet", "--state-dir", "state",
+                           "--reason", "x" * 614)  # fmt: skip
+    escaped = workspace.jinbi("pause", "--env", "devnet", "--state-dir", "state", "--reason", "ok\x1b[2J")
+
+    assert long.returncode == 1, long.stdout
+    assert long.stderr.splitlines()[:2] == [
+        "error: the reason is too long (614 characters, at most 500): nothing was sent",
+        "hint: shorten --reason to at most 500 characters, and keep the details in the incident record",
+    ]
+    assert escaped.returncode == 1, escaped.stdout
+    assert escaped.stderr.splitlines()[0] == "error: the reason contains the control character U+001B at character 3"
+    assert chain.w3.eth.get_transaction_count(SIGNER) == nonce
+    assert paused(chain) == token_paused
+    assert (workspace.env_dir / "pause.yaml").read_text(encoding="utf-8") == pause_file
+
+
+def test_pause_after_unpause_is_outside(chain: Any, workspace: Workspace) -> None:
+    shutil.copy(PROJECT_ROOT / "state" / "devnet" / "pause.yaml", workspace.env_dir / "pause.yaml")
+    workspace.edit("pause.yaml", "paused: false", "paused: true")
+    workspace.commit("Pause the token")
+    workspace.apply()  # the last applied commit wants the token paused
+    lifted = workspace.jinbi("unpause", "--env", "devnet", "--state-dir", "state", "--reason", "incident closed")
+    assert lifted.returncode == 0, lifted.stderr
+    workspace.commit("Unpause: incident closed")
+    assert workspace.jinbi(*DRIFT_ARGS).returncode == 0
+
+    chain.contracts["security_token"].functions.pause().transact({"from": SIGNER})
+    drifted = workspace.jinbi(*DRIFT_ARGS)
+
+    assert drifted.returncode == 2, drifted.stderr
+    lines = drifted.stdout.splitlines()
+    assert lines[2] == "changed outside the reconciler (1):"
+    assert lines[3].startswith("  pause security_token paused: YAML false, chain true (state/devnet/pause.yaml:")
+    assert "pending in an unapplied commit (" not in drifted.stdout

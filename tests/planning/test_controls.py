@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +37,9 @@ JINBI = PROJECT_ROOT / ".venv" / "bin" / "jinbi"
 INVESTOR_1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # holds 250,000 JINBI of 144A after the seeding
 INVESTOR_2 = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
 OUTSIDER = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"  # anvil's development account 3
+BLOCKED = "0x417568b76BB9809aBa037e3fdfB5BF38CC5561A3"  # blocked by the committed sanctions.yaml
+NOT_QIB = "0x02eD6bc395722c2d21127B5254F56d93dc0Fe7F0"  # INV-0031: kyc, qib false
+STRANGER = "0x1212121212121212121212121212121212121212"  # in no YAML file and not on chain
 LEGAL_REFERENCE = "SDNY 1:26-cv-01234, order of 2026-11-30"
 TOKEN = 10**18
 
@@ -103,10 +107,12 @@ def set_role(state_dir: Path, contract: str, role: str, holder: str, status: str
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def order_yaml(order_id: str = "ORDER-2026-001", amount: str = "1000", sender: str = INVESTOR_1) -> str:
+def order_yaml(
+    order_id: str = "ORDER-2026-001", amount: str = "1000", sender: str = INVESTOR_1, recipient: str = INVESTOR_2
+) -> str:
     return (
         f"kind: ForceTransfers\norders:\n  {order_id}:\n    legal_reference: \"{LEGAL_REFERENCE}\"\n"
-        f'    partition: "144A"\n    from: "{sender}"\n    to: "{INVESTOR_2}"\n    amount: "{amount}"\n'
+        f'    partition: "144A"\n    from: "{sender}"\n    to: "{recipient}"\n    amount: "{amount}"\n'
     )
 
 
@@ -333,6 +339,57 @@ def test_executed_order_missing_from_yaml_is_drift(chain: Any, state_dir: Path) 
     assert [(warning.code, warning.key) for warning in plan.warnings] == [("drift", "ORDER-2026-001")]
 
 
+@pytest.mark.parametrize(
+    ("recipient", "finding"),
+    [
+        pytest.param(BLOCKED, f"moves tokens to {BLOCKED}, which is blocked (OFAC-SDN)", id="blocked"),
+        pytest.param(STRANGER, f"moves tokens to {STRANGER}, which is not a KYC'd investor in the compliance registry",
+                     id="not-investor"),
+        pytest.param(NOT_QIB, f"moves 144A tokens to {NOT_QIB}, which is not a qualified institutional buyer (qib: false)",
+                     id="not-qib"),
+    ],
+)  # fmt: skip
+def test_noncompliant_recipient_is_warned(
+    chain: Any, state_dir: Path, recipient: str, finding: str
+) -> None:
+    write(state_dir, "force-transfers.yaml", order_yaml(recipient=recipient))
+
+    plan = plan_of(state_dir, chain)
+
+    message = f"force-transfer order ORDER-2026-001 {finding}: check that the court order names this account and overrides compliance"
+    assert functions(plan) == ["FORCE_TRANSFER"]
+    assert ("force-transfer-compliance", "ORDER-2026-001", message) in [
+        (warning.code, warning.key, warning.message) for warning in plan.warnings
+    ]
+    assert f"  ! force-transfer-compliance: {message}" in render_text(plan).plain.splitlines()
+    assert {"code": "force-transfer-compliance", "kind": "force_transfers", "key": "ORDER-2026-001",
+            "message": message} in plan_document(plan)["warnings"]  # fmt: skip
+
+
+def test_compliant_order_has_no_warning(chain: Any, state_dir: Path) -> None:
+    write(state_dir, "force-transfers.yaml", order_yaml())
+
+    assert plan_of(state_dir, chain).warnings == ()
+
+
+def test_repeated_order_is_warned(chain: Any, state_dir: Path) -> None:
+    write(state_dir, "force-transfers.yaml", order_yaml())
+    send_plan(chain, plan_of(state_dir, chain))
+    repeat = order_yaml(order_id="ORDER-2026-002").replace("kind: ForceTransfers\norders:\n", "")
+    write(state_dir, "force-transfers.yaml", order_yaml() + repeat)
+
+    plan = plan_of(state_dir, chain)
+
+    assert functions(plan) == ["FORCE_TRANSFER"]
+    (warning,) = plan.warnings
+    assert (warning.code, warning.key) == ("force-transfer-repeat", "ORDER-2026-002")
+    assert warning.message.startswith("force-transfer order ORDER-2026-002 repeats order ORDER-2026-001, executed on chain on ")
+    assert warning.message.endswith(
+        "with the same legal reference, partition, accounts and amount (1000 JINBI): "
+        "check that the court ordered a second transfer"
+    )
+
+
 # --- import ------------------------------------------------------------------
 
 
@@ -391,3 +448,59 @@ def test_force_transfer_is_applied_once_when_apply_reruns(chain: Any, state_dir:
     assert balance(chain, INVESTOR_1) == 249_000 * TOKEN
     assert balance(chain, INVESTOR_2) == 100_000 * TOKEN + 1_000 * TOKEN
     assert token(chain).functions.forceTransferCount().call() == 1
+
+
+def anvil(chain: Any, method: str, *params: Any) -> Any:
+    return chain.w3.provider.make_request(method, list(params))["result"]
+
+
+def crash_with_force_transfer_pending(chain: Any, state_dir: Path, cwd: Path) -> None:
+    """Start an apply of one force-transfer order, kill it once the order is pending, and let the node drop it."""
+    write(state_dir, "force-transfers.yaml", order_yaml())
+    environment = {key: value for key, value in os.environ.items() if key != "JINBI_PRIVATE_KEY"}
+    environment["JINBI_RPC_URL"] = chain.url
+    args = (
+        "apply", "--env", "devnet", "--state-dir", str(state_dir), "--auto-approve", "--no-git-notes",
+        "--allow-force-transfer", "--no-simulate",
+    )  # fmt: skip
+    anvil(chain, "evm_setAutomine", False)
+    try:
+        first = subprocess.Popen([str(JINBI), *args], cwd=cwd, env=environment, stdout=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while int(anvil(chain, "txpool_status")["pending"], 16) < 1:
+                assert time.monotonic() < deadline, "the force transfer never reached the txpool"
+                time.sleep(0.05)
+        finally:
+            first.kill()
+            first.wait()
+        anvil(chain, "anvil_dropAllTransactions")
+    finally:
+        anvil(chain, "evm_setAutomine", True)
+    (state_dir / "devnet" / "force-transfers.yaml").unlink()
+
+
+def test_resumed_force_transfer_is_gated(chain: Any, state_dir: Path, tmp_path: Path) -> None:
+    crash_with_force_transfer_pending(chain, state_dir, tmp_path)
+    args = ("apply", "--env", "devnet", "--state-dir", str(state_dir), "--no-git-notes", "--no-simulate")
+
+    without_flag = jinbi(chain, tmp_path, *args, "--auto-approve")
+    declined = subprocess.run(
+        [str(JINBI), *args, "--allow-force-transfer"], cwd=tmp_path, input="n\n", capture_output=True, text=True,
+        env={**{k: v for k, v in os.environ.items() if k != "JINBI_PRIVATE_KEY"}, "JINBI_RPC_URL": chain.url},
+        timeout=180, check=False,
+    )  # fmt: skip
+
+    assert without_flag.returncode == 1, without_flag.stdout
+    assert "  transaction 1, CompliantSecurityToken.forceTransfer:\n    COURT-ORDERED FORCE TRANSFER: would move 1000 JINBI" in (
+        without_flag.stdout
+    )
+    assert "\nerror: the interrupted apply of plan sha256:" in without_flag.stderr
+    assert "journaled 1 court-ordered force transfer (ORDER-2026-001) that may not have reached the chain" in (
+        without_flag.stderr
+    )
+    assert declined.returncode == 1, declined.stdout
+    assert "Resend 1 journaled transaction to devnet? [y/N]" in declined.stdout + declined.stderr
+    assert "error: apply declined: nothing was sent" in declined.stderr
+    assert token(chain).functions.forceTransferCount().call() == 0
+    assert balance(chain, INVESTOR_1) == 250_000 * TOKEN

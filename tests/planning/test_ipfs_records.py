@@ -22,6 +22,7 @@ from reconciler.errors import PlanError
 from reconciler.model import CapTableSnapshot, CustodyAttestation, State
 from reconciler.planning.plan import Plan, PlanOptions, build_plan
 from reconciler.planning.records import Verb, show_time
+from reconciler.planning.render_text import render_text
 from reconciler.planning.run import PlanRequest, make_plan
 from reconciler.planning.simulate import NOTHING_TO_SIMULATE
 
@@ -314,3 +315,40 @@ def test_import_round_trip(chain: Any, tmp_path: Path, monkeypatch: pytest.Monke
     assert plan.transactions == ()
     assert plan.warnings == ()
     assert plan.simulation == NOTHING_TO_SIMULATE
+
+
+def test_chain_control_characters_escaped(chain: Any, tmp_path: Path) -> None:
+    hostile = "Qm\x1b[2K\rNo changes: the chain matches the YAML.\x9b2J\x00"
+    call = chain.contracts["transfer_agent_bridge"].functions.recordSnapshots([("2026-Q2", hostile)])
+    assert chain.w3.eth.wait_for_transaction_receipt(call.transact({"from": SIGNER}))["status"] == 1
+    state_dir = write_state(tmp_path, {}, {})
+
+    shown = render_text(plan_of(state_dir, chain)[1]).plain
+    drifted = jinbi(chain, "drift", "--env", "devnet", "--state-dir", str(state_dir))
+
+    assert "(CID Qm\\x1b[2K\\x0dNo changes: the chain matches the YAML.\\x9b2J\\x00) was recorded" in shown
+    assert drifted.returncode == 2, drifted.stderr
+    assert "  cap_table_snapshots 2026-Q2: YAML absent, chain present" in drifted.stdout
+    for text in (shown, drifted.stdout, drifted.stderr):
+        assert not any(ord(char) < 0x20 and char != "\n" or 0x7F <= ord(char) <= 0x9F for char in text), text
+
+
+def test_drift_flags_recorded_snapshot_edit(chain: Any, tmp_path: Path) -> None:
+    state_dir = write_state(tmp_path, {"2026-Q3": CIDV0}, {})
+    send_plan(chain, plan_of(state_dir, chain)[1])
+    write_state(tmp_path, {"2026-Q3": CIDV1}, {})
+
+    drifted = jinbi(chain, "drift", "--env", "devnet", "--state-dir", str(state_dir))
+
+    assert drifted.returncode == 2, drifted.stderr
+    lines = drifted.stdout.splitlines()
+    assert lines[2:4] == [
+        "edited in the YAML after it became final on chain, which plan and apply reject (1):",
+        f"  cap_table_snapshots 2026-Q3 cid: YAML {CIDV1}, chain {CIDV0} ({state_dir}/devnet/cap-tables.yaml:4); "
+        f"restore cid: {CIDV0} in the YAML, and write any correction under a new id",
+    ]
+    assert lines[-1] == (
+        "Drift: 0 changed outside the reconciler, 0 pending in an unapplied commit, 1 edit of final records. "
+        "Restore the final records' values in the YAML: plan and apply reject these edits."
+    )
+    assert "pending" not in "\n".join(lines[2:4])

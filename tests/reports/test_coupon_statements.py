@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -26,9 +27,12 @@ from reports_world import (
     World,
 )
 
-from reconciler.model import Partition
+from reconciler.desired import read_state
+from reconciler.desired.values import parse_date
+from reconciler.errors import ReportError
+from reconciler.model import CouponCycle, Partition
 from reconciler.money import coupon_amount
-from reconciler.reports.coupons import allocate
+from reconciler.reports.coupons import allocate, coupon_statements
 
 INV_0003 = "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
 INV_0008 = "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f"
@@ -255,6 +259,92 @@ def test_invalid_cycle_id_exits_1(world: World, workdir: Path, cycle: str) -> No
 
     assert completed.returncode == 1
     assert completed.stderr.splitlines()[0] == f"error: invalid coupon cycle id {cycle!r}"
+
+
+def copied_state(world: World, workdir: Path, old: str, new: str) -> Path:
+    """Copy the world's state folder into WORKDIR, replacing OLD by NEW in coupons.yaml."""
+    state_dir = workdir / "state"
+    shutil.copytree(world.state_dir, state_dir)
+    coupons = state_dir / ENV / "coupons.yaml"
+    text = coupons.read_text(encoding="utf-8")
+    assert old in text
+    coupons.write_text(text.replace(old, new), encoding="utf-8")
+    return state_dir
+
+
+def test_invalid_coupons_file_exits_1(world: World, workdir: Path) -> None:
+    state_dir = copied_state(world, workdir, "rate_bps: 125", 'rate_bps: "a lot"')
+
+    completed = world.run("report", "coupons", "--env", ENV, "--state-dir", str(state_dir), "--cycle", "1", cwd=workdir)
+
+    assert completed.returncode == 1
+    assert completed.stdout == ""
+    first = completed.stderr.splitlines()[0]
+    assert first.startswith(f"error: {state_dir / ENV / 'coupons.yaml'}:")
+    assert 'rate_bps must be a whole number, found "a lot"' in first
+    assert "run `jinbi validate --env devnet`" in completed.stderr
+    assert not (workdir / "reports").exists()
+
+
+def test_record_date_before_chain_is_rejected(world: World) -> None:
+    # The rules of coupons.yaml order the cycles after the paid one, so the early cycle is given directly.
+    environment = read_state(world.state_dir, ENV).environment
+    assert environment is not None
+    early = CouponCycle("3", "2019-Q4", 125, parse_date("2020-01-15"), parse_date("2020-01-31"))
+
+    with pytest.raises(ReportError) as raised:
+        coupon_statements(world.w3, environment, {"3": early}, "3")
+
+    assert raised.value.message.startswith(
+        "coupon cycle 3 has record date 2020-01-15, which ends at 2020-01-15T23:59:59Z, "
+        "before the chain's first block (block 0 at 2026-"
+    )
+    assert raised.value.hint == "check record_date of cycle 3 in coupons.yaml: it must fall after the chain started"
+
+
+@pytest.mark.parametrize("target", ["file", "under-file"], ids=["existing-file", "parent-is-file"])
+def test_out_at_file_exits_1(world: World, workdir: Path, target: str) -> None:
+    (workdir / "taken").write_text("not a folder\n", encoding="utf-8")
+    out = workdir / "taken" if target == "file" else workdir / "taken" / "statements"
+
+    completed = world.run("report", "coupons", "--env", ENV, "--state-dir", str(world.state_dir), "--cycle", "1", "--out", str(out), cwd=workdir)
+
+    assert completed.returncode == 1
+    assert completed.stderr.startswith(f"error: cannot write the coupon statements to the folder {out}: ")
+    assert "hint: give --out a folder: a path that does not exist yet or is a folder, not a file" in completed.stderr
+    assert "unexpected" not in completed.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into folders without write permission")
+def test_out_in_read_only_folder_exits_1(world: World, workdir: Path) -> None:
+    locked = workdir / "locked"
+    locked.mkdir(mode=0o500)
+
+    completed = world.run("report", "coupons", "--env", ENV, "--state-dir", str(world.state_dir), "--cycle", "1", "--out", str(locked / "out"), cwd=workdir)
+
+    assert completed.returncode == 1
+    assert "Permission denied" in completed.stderr
+    assert "hint: give --out a folder you can write to" in completed.stderr
+
+
+def test_former_holder_statements_are_removed(world: World, workdir: Path) -> None:
+    out = workdir / "out"
+    out.mkdir()
+    former = "0x" + "ab" * 20
+    for name in (f"holder-{former}.csv", f"holder-{former}.md", "notes.txt", "holder-notes.md"):
+        (out / name).write_text("from an earlier run\n", encoding="utf-8")
+
+    completed = world.run("report", "coupons", "--env", ENV, "--state-dir", str(world.state_dir), "--cycle", "1", "--out", str(out), cwd=workdir)
+
+    assert completed.returncode == 0, completed.describe()
+    assert not (out / f"holder-{former}.csv").exists()
+    assert not (out / f"holder-{former}.md").exists()
+    assert (out / "notes.txt").exists()
+    assert (out / "holder-notes.md").exists()
+    assert completed.stdout.splitlines()[-1] == (
+        "removed 2 statement file(s) of an earlier run whose holder has none now: "
+        f"holder-{former}.csv, holder-{former}.md"
+    )
 
 
 # --- the rule itself -------------------------------------------------------------

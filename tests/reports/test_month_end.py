@@ -161,8 +161,13 @@ def test_running_month_uses_latest_block(world: World) -> None:
         ("2026-13", "error: invalid period '2026-13'"),
         ("December", "error: invalid period 'December'"),
         ("2027-05", "error: period 2027-05 starts at 2027-05-01T00:00:00Z, after the chain's latest block "),
+        ("0000-01", "error: invalid period '0000-01'\nhint: give a calendar month as YYYY-MM"),
+        (
+            "2020-01",
+            "error: period 2020-01 ends at 2020-01-31T23:59:59Z, before the chain's first block (block 0 at 2026-",
+        ),
     ],
-    ids=["month-13", "word", "future"],
+    ids=["month-13", "word", "future", "year-0", "before-chain"],
 )
 def test_bad_period_exits_1(world: World, period: str, message: str) -> None:
     completed = world.run("report", "month-end", "--env", ENV, "--state-dir", str(world.state_dir), "--period", period)
