@@ -18,6 +18,8 @@ Two alerts come from the activity scan (`reconciler.chain.activity`):
   another, valued at face_value_usdc per token and converted to US dollars
   with the USDC/USD feed's answer when that feed is configured and positive
   (1:1 otherwise), above `large_transfer_usd`. Issuance is not a transfer.
+  A rejected transaction whose calldata asked for a transfer that large
+  alerts too, as an `attempted` large transfer.
 - the compliance rejection rate: a rejected transfer reverts and emits no
   event, so a rejection is a transaction sent to the token whose receipt has
   status 0. The rate is rejections / (rejections + successful transfer
@@ -43,7 +45,7 @@ from typing import Any
 from web3 import Web3
 
 from reconciler.chain import rpc
-from reconciler.chain.activity import ZERO_ADDRESS, Activity, scan_activity
+from reconciler.chain.activity import ZERO_ADDRESS, Activity, TransferAttempt, scan_activity
 from reconciler.chain.blocktime import block_timestamp, first_block_at_or_after
 from reconciler.chain.observe import Observation, observe
 from reconciler.chain.reader import ContractCall, PinnedReader
@@ -86,6 +88,9 @@ class Finding:
     check: str  # e.g. "price_feed_age/XAU/USD"
     severity: Severity
     message: str
+    # Machine-readable fields of the JSON report, such as {"value": "7862401", "threshold": "3600", "unit": "seconds"}:
+    # numbers are exact decimal strings, never floats.
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -192,6 +197,7 @@ class CheckReport:
             "alerts": len(self.alerts),
             "findings": [
                 {"check": finding.check, "severity": finding.severity.value, "message": finding.message}
+                | dict(finding.details)
                 for finding in self.findings
             ],
             "window": {
@@ -203,11 +209,22 @@ class CheckReport:
                 "successful_transfer_transactions": readings.activity.successful_transfer_txs,
                 "rejections": [
                     {"tx_hash": each.tx_hash, "block": each.block, "sender": each.sender, "reason": each.reason}
+                    | ({} if each.attempt is None else {"attempt": _attempt_json(each.attempt, readings)})
                     for each in readings.activity.rejections
                 ],
             },
         }
         return json.dumps(document, indent=2) + "\n"
+
+
+def _attempt_json(attempt: TransferAttempt, readings: CheckReadings) -> dict[str, str]:
+    return {
+        "function": attempt.function,
+        "from": attempt.sender,
+        "to": attempt.recipient,
+        "amount": str(attempt.amount),
+        "tokens": format_base_units(attempt.amount, readings.token_decimals),
+    }
 
 
 # --- evaluation --------------------------------------------------------------
@@ -263,21 +280,22 @@ def _feed_findings(feed: FeedReading, block_timestamp: int) -> list[Finding]:
         findings.append(bounds)
 
     age = block_timestamp - feed.updated_at
+    age_details = {"value": str(age), "threshold": str(feed.heartbeat_seconds), "unit": "seconds"}
     if age < 0:
         message = (
             f"{feed.name} round {feed.round_id} was updated at {format_datetime(feed.updated_at)}, "
             f"{-age} s after the block time {format_datetime(block_timestamp)}"
         )
-        findings.append(Finding(f"price_feed_age/{feed.name}", Severity.ALERT, message))
+        findings.append(Finding(f"price_feed_age/{feed.name}", Severity.ALERT, message, age_details))
     elif age > feed.heartbeat_seconds:
         message = (
             f"{feed.name} round {feed.round_id} is {age} s old, "
             f"older than its heartbeat of {feed.heartbeat_seconds} s"
         )
-        findings.append(Finding(f"price_feed_age/{feed.name}", Severity.ALERT, message))
+        findings.append(Finding(f"price_feed_age/{feed.name}", Severity.ALERT, message, age_details))
     else:
         message = f"{feed.name} round {feed.round_id} is {age} s old, within its heartbeat of {feed.heartbeat_seconds} s"
-        findings.append(Finding(f"price_feed_age/{feed.name}", Severity.OK, message))
+        findings.append(Finding(f"price_feed_age/{feed.name}", Severity.OK, message, age_details))
     return findings
 
 
@@ -325,7 +343,8 @@ def _supply_findings(readings: CheckReadings) -> list[Finding]:
         else:
             severity = Severity.ALERT
             message = f"{partition.value} supply {shown_supply} differs from the settled allocations {shown_settled}"
-        findings.append(Finding(f"supply/{partition.value}", severity, message))
+        details = {"value": str(supply), "threshold": str(settled), "unit": "base units"}
+        findings.append(Finding(f"supply/{partition.value}", severity, message, details))
     return findings
 
 
@@ -394,16 +413,19 @@ def _attestation_finding(readings: CheckReadings) -> Finding:
     age = readings.block_timestamp - readings.latest_attestation_at
     shown_age = f"{age} s ({_format_days(age)} days) old"
     label = readings.latest_attestation_label
+    details = {"value": str(age), "threshold": str(max_days * SECONDS_PER_DAY), "unit": "seconds"}
     if age > max_days * SECONDS_PER_DAY:
         return Finding(
             "custody_attestation",
             Severity.ALERT,
             f"the latest custody attestation {label!r} is {shown_age}, older than the maximum of {max_days} days",
+            details,
         )
     return Finding(
         "custody_attestation",
         Severity.OK,
         f"the latest custody attestation {label!r} is {shown_age}, within the maximum of {max_days} days",
+        details,
     )
 
 
@@ -443,18 +465,25 @@ def _format_usd(value: Fraction) -> str:
     denominator is a power of ten and it has a finite decimal form. Digits
     beyond MAX_USD_PLACES, which no such product has, are cut.
     """
-    places = 2
-    while (value * 10**places).denominator != 1 and places < MAX_USD_PLACES:
-        places += 1
-    whole, _, fraction = format_base_units(int(value * 10**places), places, min_places=2).partition(".")
+    whole, _, fraction = _exact_usd(value).partition(".")
     return f"{int(whole):,}.{fraction}"
 
 
+def _exact_usd(value: Fraction) -> str:
+    """Write a non-negative dollar amount exactly, with at least two decimal places, as the JSON report gives it."""
+    places = 2
+    while (value * 10**places).denominator != 1 and places < MAX_USD_PLACES:
+        places += 1
+    return format_base_units(int(value * 10**places), places, min_places=2)
+
+
 def _large_transfer_findings(readings: CheckReadings) -> list[Finding]:
+    """Alert on each transfer worth more than the threshold: executed ones, and attempts that the token rejected."""
     activity = readings.activity
     threshold = readings.thresholds.large_transfer_usd
     price, conversion = usd_per_token(readings)
     forced = {each.tx_hash: each.order_id for each in activity.force_transfers}
+    limits = {"threshold": str(threshold), "unit": "USD"}
 
     # One transaction may move both partitions (a plain ERC-20 transfer takes 144A first, then RegS).
     moved: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -464,21 +493,48 @@ def _large_transfer_findings(readings: CheckReadings) -> list[Finding]:
             continue  # issuance against a settled booking, not a transfer between holders
         moved[(transfer.tx_hash, transfer.sender, transfer.recipient)] += transfer.amount
         blocks[transfer.tx_hash] = transfer.block
+    # A rejected transfer moved nothing, but the runbook's trigger is the attempt.
+    attempted = {
+        (each.tx_hash, each.attempt.sender, each.attempt.recipient): (each.attempt.amount, each.block, each.reason)
+        for each in activity.rejections
+        if each.attempt is not None
+    }
 
     findings: list[Finding] = []
-    for (tx_hash, sender, recipient), amount in moved.items():
+    large: list[tuple[tuple[str, str, str], int, int, str | None]] = [
+        (key, amount, blocks[key[0]], None) for key, amount in moved.items()
+    ]
+    large += [(key, amount, block, reason) for key, (amount, block, reason) in attempted.items()]
+    for (tx_hash, sender, recipient), amount, block, reason in large:
         value = Fraction(amount, 10**readings.token_decimals) * price
         if value <= Fraction(threshold):
             continue
         tokens = format_base_units(amount, readings.token_decimals)
-        kind = f"force transfer {forced[tx_hash]!r}" if tx_hash in forced else "transfer"
+        status = "executed" if (tx_hash, sender, recipient) in moved else "attempted"
+        if status == "attempted":
+            what = f"rejected transfer attempt of {tokens} tokens"
+            rejected = f", rejected: {reason or 'its replay did not fail'}"
+        else:
+            what = f"{f'force transfer {forced[tx_hash]!r}' if tx_hash in forced else 'transfer'} of {tokens} tokens"
+            rejected = ""
+        entry = {
+            "status": status,
+            "tx_hash": tx_hash,
+            "block": str(block),
+            "from": sender,
+            "to": recipient,
+            "amount": str(amount),
+            "tokens": tokens,
+            "usd": _exact_usd(value),
+        }
         findings.append(
             Finding(
                 f"large_transfer/{tx_hash}",
                 Severity.ALERT,
-                f"{kind} of {tokens} tokens from {sender} to {recipient} in transaction {tx_hash} "
-                f"(block {blocks[tx_hash]}) is worth {_format_usd(value)} USD ({conversion}), "
+                f"{what} from {sender} to {recipient} in transaction {tx_hash} "
+                f"(block {block}{rejected}) is worth {_format_usd(value)} USD ({conversion}), "
                 f"above the threshold of {threshold:,} USD",
+                {"value": _exact_usd(value), **limits, "transfers": [entry]},
             )
         )
     if not findings:
@@ -486,7 +542,9 @@ def _large_transfer_findings(readings: CheckReadings) -> list[Finding]:
             Finding(
                 "large_transfers",
                 Severity.OK,
-                f"no transfer in {_window(readings)} is worth more than {threshold:,} USD ({conversion})",
+                f"no transfer or transfer attempt in {_window(readings)} is worth more than {threshold:,} USD "
+                f"({conversion})",
+                {**limits, "transfers": []},
             )
         )
     return findings
@@ -496,13 +554,20 @@ def _rejection_rate_finding(readings: CheckReadings) -> Finding:
     activity = readings.activity
     rejected, attempts = activity.rejection_rate
     maximum = readings.thresholds.max_rejection_rate_percent
+    counts = {"rejected": str(rejected), "successful": str(activity.successful_transfer_txs)}
+    limits = {"threshold": str(maximum), "unit": "percent"}
     if attempts == 0:
-        return Finding("rejection_rate", Severity.OK, f"no transfer transaction in {_window(readings)}")
+        return Finding(
+            "rejection_rate", Severity.OK, f"no transfer transaction in {_window(readings)}", counts | limits
+        )
     rate = Fraction(rejected * 100, attempts)
+    # Exact when the rate has a finite decimal form (28 significant digits otherwise, as 1/3 has none).
+    exact_rate = str(Decimal(rate.numerator) / Decimal(rate.denominator))
+    details = counts | {"rate": exact_rate, "value": exact_rate, **limits}
     shown_rate = f"{Decimal(round(rate * 100)) / 100:.2f} %"
     summary = f"{rejected} of {attempts} transfer transactions in {_window(readings)} failed: {shown_rate}"
     if rate <= Fraction(maximum):
-        return Finding("rejection_rate", Severity.OK, f"{summary}, within the maximum of {maximum} %")
+        return Finding("rejection_rate", Severity.OK, f"{summary}, within the maximum of {maximum} %", details)
     shown = "; ".join(
         f"{each.tx_hash} at block {each.block} from {each.sender}: {each.reason or 'its replay did not fail'}"
         for each in activity.rejections[:SHOWN_REJECTIONS]
@@ -510,7 +575,7 @@ def _rejection_rate_finding(readings: CheckReadings) -> Finding:
     more = len(activity.rejections) - SHOWN_REJECTIONS
     if more > 0:
         shown += f"; and {more} more"
-    return Finding("rejection_rate", Severity.ALERT, f"{summary}, above the maximum of {maximum} %: {shown}")
+    return Finding("rejection_rate", Severity.ALERT, f"{summary}, above the maximum of {maximum} %: {shown}", details)
 
 
 # --- reading -----------------------------------------------------------------

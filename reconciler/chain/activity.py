@@ -5,13 +5,16 @@
 - the token's `TransferByPartition` and `ForceTransferred` events, with
   `eth_getLogs` over ranges of at most `block_range` blocks, sent as JSON-RPC
   batches. A range that the node rejects as too large (too many results) is
-  split in two and read again.
+  split in two and read again, also when the node sends the JSON-RPC error
+  with HTTP 400.
 - the transactions sent to the token that failed. A transfer that the
   compliance oracle rejects reverts, so it leaves no event: the only trace is
   a receipt with status 0. Every block's receipts are read with
   `eth_getBlockReceipts`, in batches. Each failed transaction is then
   replayed with `eth_call` at the block before its own, and the custom error
-  it reverts with is decoded as its reason.
+  it reverts with is decoded as its reason. When it called `transfer`,
+  `transferFrom` or `transferByPartition`, the transfer it asked for is
+  decoded from its calldata (`Rejection.attempt`).
 
 A rejection is any transaction sent directly to the token that failed,
 whatever function it called. A transfer that fails inside a call from another
@@ -34,7 +37,8 @@ from functools import cache
 from typing import Any
 
 from eth_abi.abi import decode
-from eth_utils.abi import event_abi_to_log_topic
+from eth_abi.exceptions import DecodingError
+from eth_utils.abi import event_abi_to_log_topic, function_abi_to_4byte_selector
 from eth_utils.address import to_checksum_address
 from web3 import Web3
 
@@ -59,6 +63,9 @@ ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 # Words in the error of an eth_getLogs request whose range or result is too large for the node.
 TOO_LARGE_WORDS = ("too many", "too large", "more than", "exceed", "limit", "range", "size")
+
+# The token's functions whose failed call is a transfer attempt; each has `to` and `amount` arguments.
+TRANSFER_FUNCTIONS = ("transfer", "transferFrom", "transferByPartition")
 
 # IComplianceOracle.Reason, by code: the `reason` argument of TransferNotAllowed and OperatorNotAllowed.
 ORACLE_REASONS = (
@@ -107,6 +114,16 @@ class ExecutedForceTransfer:
 
 
 @dataclass(frozen=True)
+class TransferAttempt:
+    """The transfer a failed transaction asked for, decoded from its calldata."""
+
+    function: str  # "transfer", "transferFrom" or "transferByPartition"
+    sender: str  # EIP-55: the holder whose tokens it would have moved
+    recipient: str  # EIP-55
+    amount: int  # bond token base units
+
+
+@dataclass(frozen=True)
 class Rejection:
     """A transaction sent to the token that failed (receipt status 0)."""
 
@@ -114,6 +131,7 @@ class Rejection:
     block: int
     sender: str  # the transaction's `from`
     reason: str | None  # the decoded error of its replay, or why the replay failed; None when the replay succeeded
+    attempt: TransferAttempt | None = None  # None when it called another function of the token
 
 
 @dataclass(frozen=True)
@@ -207,7 +225,14 @@ def _read_logs(reader: PinnedReader, token: str, from_block: int, to_block: int,
             ("eth_getLogs", [{"address": token, "topics": topics, "fromBlock": hex(start), "toBlock": hex(end)}])
             for start, end in pending
         ]
-        responses = reader.send(requests, f"reading the token's logs from block {pending[0][0]} to {pending[-1][1]}")
+        try:
+            responses = reader.send(requests, f"reading the token's logs from block {pending[0][0]} to {pending[-1][1]}")
+        except ChainError as failure:
+            raise ChainError(
+                failure.message,
+                hint=f"if the node limits the block range of eth_getLogs, lower checks.max_log_block_range "
+                f"in the environment file (now {block_range}); otherwise, {failure.hint or 'rerun'}",
+            ) from failure
         retry: list[tuple[int, int]] = []
         for (start, end), response in zip(pending, responses, strict=True):
             error = response.get("error")
@@ -296,6 +321,32 @@ def _failed_receipts(w3: Web3, token: str, from_block: int, to_block: int) -> li
     return failed
 
 
+@cache
+def _transfer_functions() -> Mapping[bytes, tuple[str, tuple[tuple[str, str], ...]]]:
+    """Return the token's transfer functions by selector, with the (name, type) of their inputs."""
+    functions = {}
+    for entry in artifacts.load("CompliantSecurityToken").abi:
+        if entry.get("type") == "function" and entry["name"] in TRANSFER_FUNCTIONS:
+            inputs = tuple((item["name"], item["type"]) for item in entry["inputs"])
+            functions[function_abi_to_4byte_selector(entry)] = (entry["name"], inputs)  # type: ignore[arg-type]
+    return functions
+
+
+def _attempt(transaction: Mapping[str, Any]) -> TransferAttempt | None:
+    """Decode the transfer that TRANSACTION's calldata asked for; None for another function or undecodable data."""
+    data = bytes.fromhex(str(transaction["input"]).removeprefix("0x"))
+    function = _transfer_functions().get(data[:4])
+    if function is None:
+        return None
+    name, inputs = function
+    try:
+        values = dict(zip((item for item, _ in inputs), decode([kind for _, kind in inputs], data[4:]), strict=True))
+    except (DecodingError, ValueError):
+        return None
+    holder = values.get("from", transaction["from"])
+    return TransferAttempt(name, to_checksum_address(holder), to_checksum_address(values["to"]), int(values["amount"]))
+
+
 def _reason(response: dict[str, Any], transaction: Mapping[str, Any], receipt: Mapping[str, Any]) -> str | None:
     """Describe why TRANSACTION failed from the eth_call RESPONSE of its replay.
 
@@ -365,6 +416,7 @@ def _rejections(w3: Web3, receipts: Sequence[dict[str, Any]]) -> list[Rejection]
             block=int(receipt["blockNumber"], 16),
             sender=to_checksum_address(transaction["from"]),
             reason=_reason(replay, transaction, receipt),
+            attempt=_attempt(transaction),
         )
         for transaction, receipt, replay in zip(transactions, receipts, replays, strict=True)
     ]

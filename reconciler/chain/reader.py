@@ -30,7 +30,7 @@ from web3.exceptions import Web3Exception
 
 from reconciler.chain import artifacts
 from reconciler.chain.errors import decode_revert
-from reconciler.chain.rpc import error_text
+from reconciler.chain.rpc import error_text, redact_text
 from reconciler.errors import ChainError
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,12 @@ RETRY_HINT = (
     "transient errors were already retried; check that the node is reachable and synced "
     "(the variable named by rpc_url_env in the environment file), then rerun"
 )
+
+# Some nodes refuse a request with HTTP 400 and a JSON-RPC error body, such as an eth_getLogs over too many blocks.
+BAD_REQUEST = 400
+REFUSED_HINT = "the node refused the request with HTTP 400, which a retry does not change; check what it says above"
+# Characters of an HTTP 400 body that is not JSON-RPC kept in the error.
+SHOWN_BODY_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -224,8 +230,15 @@ class PinnedReader:
         self.requests += len(batch)
         try:
             responses = self.w3.provider.make_batch_request(batch)  # type: ignore[attr-defined]
+        except requests.HTTPError as error:
+            responses = _json_rpc_refusal(error)
+            if responses is None:
+                raise self._http_error(error, what) from error
         except (requests.RequestException, Web3Exception, OSError, ValueError) as error:
             raise ChainError(f"{what} failed: {error_text(self.w3, error)}", hint=RETRY_HINT) from error
+        if isinstance(responses, dict) and len(batch) == 1 and "error" in responses:
+            # A single error object in reply to a batch of one is the error of that one request.
+            return [responses]
         if not isinstance(responses, list):
             # A node that rejects the batch as a whole returns one error object.
             detail = responses.get("error") if isinstance(responses, dict) else responses
@@ -242,9 +255,42 @@ class PinnedReader:
             )
         return responses
 
+    def _http_error(self, error: requests.HTTPError, what: str) -> ChainError:
+        """Describe an HTTP error of a batch; the body of an HTTP 400 is the node's own words, so it is kept."""
+        text = error_text(self.w3, error)
+        response = error.response
+        if response is None or response.status_code != BAD_REQUEST:
+            return ChainError(f"{what} failed: {text}", hint=RETRY_HINT)
+        body = " ".join(response.text.split())[:SHOWN_BODY_CHARS]
+        endpoint = getattr(self.w3.provider, "endpoint_uri", None)
+        if body and endpoint:
+            body = redact_text(body, str(endpoint))
+        return ChainError(f"{what} failed: {text}" + (f": {body}" if body else ""), hint=REFUSED_HINT)
+
     def _result(self, response: dict[str, Any], what: str) -> Any:
         error = response.get("error")
         if error is not None:
             message = error.get("message", "failed") if isinstance(error, dict) else str(error)
             raise ChainError(f"{what} failed: {message}", hint=RETRY_HINT)
         return response.get("result")
+
+
+def _json_rpc_refusal(error: requests.HTTPError) -> list[dict[str, Any]] | dict[str, Any] | None:
+    """Return the JSON-RPC response(s) in the body of an HTTP 400, or None when the body is something else.
+
+    A list is returned in the order of its ids, as web3 returns a batch's responses.
+    """
+    response = error.response
+    if response is None or response.status_code != BAD_REQUEST:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict):
+        return body if body.get("jsonrpc") and "error" in body else None
+    if not isinstance(body, list) or not all(isinstance(item, dict) and item.get("jsonrpc") for item in body):
+        return None
+    if all(isinstance(item.get("id"), int) for item in body):
+        return sorted(body, key=lambda item: int(item["id"]))
+    return body

@@ -22,7 +22,7 @@ from activity_support import (
 )
 
 from reconciler.chain import rpc
-from reconciler.chain.activity import ZERO_ADDRESS, Activity, scan_activity
+from reconciler.chain.activity import ZERO_ADDRESS, Activity, TransferAttempt, scan_activity
 from reconciler.desired import read_state
 from reconciler.devnet import write_environment
 from reconciler.errors import ChainError
@@ -101,6 +101,28 @@ def test_failed_call_of_other_function_is_rejection(chain: Any, environment: Env
     assert rejection.reason.startswith("AccessControlUnauthorizedAccount(")
 
 
+def test_rejected_transfer_attempts_are_decoded(chain: Any, environment: Environment) -> None:
+    alice, bob, carol = chain.accounts[3:6]
+    register(chain, alice, bob)
+    register(chain, carol, qib=False)
+    issue(chain, alice, 10)
+    start = int(chain.w3.eth.block_number) + 1
+    token = chain.contracts["security_token"].functions
+    send_failing(token.transfer(carol, 2 * TOKEN), alice)
+    send_failing(token.transferFrom(alice, carol, 3 * TOKEN), bob)
+    failed_transfer(chain, alice, carol, 4)
+    send_failing(token.pause(), bob)
+
+    attempts = [rejection.attempt for rejection in scan(chain, environment, start).rejections]
+
+    assert attempts == [
+        TransferAttempt("transfer", alice, carol, 2 * TOKEN),
+        TransferAttempt("transferFrom", alice, carol, 3 * TOKEN),
+        TransferAttempt("transferByPartition", alice, carol, 4 * TOKEN),
+        None,
+    ]
+
+
 def test_failed_transaction_to_other_contract_is_ignored(chain: Any, environment: Environment) -> None:
     start = int(chain.w3.eth.block_number) + 1
     send_failing(chain.contracts["dvp_settlement"].functions.settle(b"NO-SUCH-BOOKING".ljust(32, b"\0")), chain.accounts[4])
@@ -150,7 +172,8 @@ def test_block_range_must_be_positive(chain: Any, environment: Environment) -> N
 class RangeLimitingProxy:
     """A JSON-RPC proxy on 127.0.0.1 that responds to eth_getLogs over more than MAX_RANGE blocks with an error, as hosted nodes may."""
 
-    def __init__(self, upstream: str, max_range: int) -> None:
+    def __init__(self, upstream: str, max_range: int, status: int = 200, plain_error: str | None = None) -> None:
+        """STATUS is the HTTP status of a response that holds an error; PLAIN_ERROR, when set, is its whole body."""
         proxy = self
         self.upstream = upstream
         self.max_range = max_range
@@ -159,9 +182,13 @@ class RangeLimitingProxy:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
+                rejected_before = proxy.rejected
                 reply = json.dumps(proxy.forward(json.loads(body))).encode()
+                refused = proxy.rejected > rejected_before
+                if refused and plain_error is not None:
+                    reply = plain_error.encode()
+                self.send_response(status if refused else 200)
+                self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)
@@ -226,6 +253,39 @@ def test_range_rejected_as_too_wide_is_split(chain: Any, environment: Environmen
     assert proxy.rejected > 0
     assert [transfer.amount for transfer in activity.transfers] == [TOKEN] * 3
     assert activity.successful_transfer_txs == 3
+
+
+def test_range_rejected_with_http_400_is_split(chain: Any, environment: Environment) -> None:
+    alice, bob = chain.accounts[3:5]
+    register(chain, alice, bob)
+    issue(chain, alice, 100)
+    start = int(chain.w3.eth.block_number) + 1
+    transfer(chain, alice, bob, 1)
+    chain.w3.provider.make_request("anvil_mine", [hex(20)])
+    end = int(chain.w3.eth.block_number)
+    proxy = RangeLimitingProxy(chain.url, max_range=8, status=400)
+    try:
+        activity = scan_activity(rpc.connect_url(proxy.url), environment, start, end, block_range=30)
+    finally:
+        proxy.close()
+
+    assert proxy.rejected > 0
+    assert [transfer.amount for transfer in activity.transfers] == [TOKEN]
+
+
+def test_http_400_without_json_rpc_keeps_node_message(chain: Any, environment: Environment) -> None:
+    start = int(chain.w3.eth.block_number)
+    proxy = RangeLimitingProxy(chain.url, max_range=0, status=400, plain_error="block range too large, max 100")
+    try:
+        with pytest.raises(ChainError) as caught:
+            scan_activity(rpc.connect_url(proxy.url), environment, start, start, block_range=500)
+    finally:
+        proxy.close()
+
+    assert caught.value.message.endswith("failed: HTTP 400 Bad Request: block range too large, max 100")
+    assert caught.value.hint is not None
+    assert "lower checks.max_log_block_range in the environment file (now 500)" in caught.value.hint
+    assert "transient" not in caught.value.hint
 
 
 def test_range_failing_otherwise_raises(chain: Any, environment: Environment) -> None:

@@ -559,3 +559,93 @@ def test_window_of_young_chain_names_its_start(chain: Any, tmp_path: Path) -> No
     assert f"in blocks 0 to {report.readings.block_number} (since the chain's first block at " in finding.message
     assert "less than the 24 h window)" in finding.message
     assert "the last 24 h" not in finding.message
+
+
+# --- machine-readable findings and rejected large transfers -------------------
+
+
+def json_findings(report: CheckReport) -> dict[str, dict[str, Any]]:
+    return {finding["check"]: finding for finding in json.loads(report.to_json())["findings"]}
+
+
+def test_json_feed_age_has_value_and_threshold(chain: Any, tmp_path: Path) -> None:
+    updated_at = int(chain.contracts["xau_usd_feed"].functions.latestRoundData().call()[3])
+    mine_at(chain, updated_at + 3601)
+
+    finding = json_findings(check(tmp_path, chain))["price_feed_age/XAU/USD"]
+
+    assert finding["severity"] == "alert"
+    assert (finding["value"], finding["threshold"], finding["unit"]) == ("3601", "3600", "seconds")
+    assert "3601 s old" in finding["message"]
+
+
+def test_json_large_transfer_lists_exact_amounts(chain: Any, tmp_path: Path) -> None:
+    alice, bob = chain.accounts[3:5]
+    register(chain, alice, bob)
+    issue(chain, alice, 100_001)
+    token = chain.contracts["security_token"]
+    sent = send(token.functions.transferByPartition(ascii_id("144A"), bob, 100_000 * TOKEN + 1), alice)
+    tx_hash = "0x" + sent["transactionHash"].hex()
+
+    finding = json_findings(check(tmp_path, chain, 'checks: {large_transfer_usd: "100000"}\n'))[
+        f"large_transfer/{tx_hash}"
+    ]
+
+    assert (finding["value"], finding["threshold"], finding["unit"]) == (
+        "100000.000000000000000001",
+        "100000",
+        "USD",
+    )
+    assert finding["transfers"] == [
+        {
+            "status": "executed",
+            "tx_hash": tx_hash,
+            "block": str(sent["blockNumber"]),
+            "from": alice,
+            "to": bob,
+            "amount": str(100_000 * TOKEN + 1),
+            "tokens": "100000.000000000000000001",
+            "usd": "100000.000000000000000001",
+        }
+    ]
+
+
+def test_json_rejection_rate_has_counts(chain: Any, tmp_path: Path) -> None:
+    alice, bob, carol = chain.accounts[3:6]
+    register(chain, alice, bob)
+    register(chain, carol, qib=False)
+    issue(chain, alice, 100)
+    for _ in range(7):
+        transfer(chain, alice, bob, 1)
+    failed_transfer(chain, alice, carol, 1)
+
+    finding = json_findings(check(tmp_path, chain))["rejection_rate"]
+
+    assert finding["severity"] == "alert"
+    assert {key: finding[key] for key in ("rejected", "successful", "rate", "threshold", "unit")} == {
+        "rejected": "1",
+        "successful": "7",
+        "rate": "12.5",
+        "threshold": "5",
+        "unit": "percent",
+    }
+
+
+def test_rejected_large_transfer_attempt_alerts(chain: Any, tmp_path: Path) -> None:
+    alice, carol = chain.accounts[3], chain.accounts[5]
+    register(chain, alice)
+    register(chain, carol, qib=False)
+    issue(chain, alice, 2_000_001)
+    rejected = failed_transfer(chain, alice, carol, 1_000_001)
+    tx_hash = "0x" + rejected["transactionHash"].hex()
+
+    report = check(tmp_path, chain)
+
+    found = alerts(report)
+    assert list(found) == [f"large_transfer/{tx_hash}", "rejection_rate"]
+    assert found[f"large_transfer/{tx_hash}"].message.startswith(
+        f"rejected transfer attempt of 1000001 tokens from {alice} to {carol} in transaction {tx_hash} "
+        f"(block {rejected['blockNumber']}, rejected: TransferNotAllowed("
+    )
+    (entry,) = json_findings(report)[f"large_transfer/{tx_hash}"]["transfers"]
+    assert (entry["status"], entry["amount"], entry["usd"]) == ("attempted", str(1_000_001 * TOKEN), "1000001.00")
