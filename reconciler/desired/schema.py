@@ -72,12 +72,18 @@ SCHEMA_LINE_PREFIX = "# yaml-language-server: $schema="
 # --- schemas and validators --------------------------------------------------
 
 
-# C0 controls (tab and line feed included), DEL and C1 controls. A terminal acts on them, so free text
-# with one could rewrite what a plan or a prompt shows. No string value of the YAML may contain one.
-CONTROL_CHARACTER_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
+# C0 controls (tab and line feed included), DEL and C1 controls, then the
+# invisible format characters that reorder or hide text (bidi overrides and
+# isolates, zero-width marks, the byte-order mark) and the line and paragraph
+# separators. A terminal or a pull-request page acts on them, so free text with
+# one could rewrite what a plan or a prompt shows. No string value of the YAML
+# may contain one.
+CONTROL_CHARACTER_RE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]"
+)
 CONTROL_CHARACTER_HINT = (
-    "delete it and write the text on one line of printable characters: a terminal acts on control "
-    "characters, so the plan and the apply prompt would not show the text as it is"
+    "delete it and write the text on one line of visible characters: a terminal acts on control "
+    "and bidi characters, so the plan and the apply prompt would not show the text as it is"
 )
 
 

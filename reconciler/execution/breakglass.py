@@ -37,7 +37,7 @@ from reconciler.execution.lock import DEFAULT_LOCK_DIR, acquire_lock
 from reconciler.execution.run import signer_for
 from reconciler.execution.transactions import ExecutionResult, TransactionRequest
 from reconciler.gitops.audit import DEFAULT_AUDIT_DIR, WrittenRecord, break_glass_record, write_record
-from reconciler.model import Environment, Pause
+from reconciler.model import PAUSE_KEY, Environment, Pause
 from reconciler.planning.run import git_commit
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def break_glass(
     transaction is not confirmed, and LockError when another pause runs.
     """
     reason = _checked_reason(reason)
-    environment, pause_file = _environment(state_dir, env)
+    environment, pause_file, file_paused = _environment(state_dir, env)
     signer = signer_for(environment)
     w3 = rpc.connect(environment, policy=rpc_retry)
     address = Web3.to_checksum_address(environment.contracts.security_token)
@@ -107,7 +107,9 @@ def break_glass(
         already = bool(token.functions.paused().call()) == pause
     if already:
         log.info("the token of %s is already %s", env, "paused" if pause else "unpaused")
-        return BreakGlassResult(env, function, None, None, _follow_chain(pause_file, pause, reason))
+        # A file that already asks for this state keeps its reason: no transaction records the new one.
+        follow = None if file_paused == pause else _follow_chain(pause_file, pause, reason)
+        return BreakGlassResult(env, function, None, None, follow)
 
     # Estimating first turns a missing role into a decoded error before anything is signed.
     data = token.encode_abi(name)
@@ -200,10 +202,13 @@ def _follow_chain(pause_file: Path | None, paused: bool, reason: str) -> Path | 
     return pause_file
 
 
-def _environment(state_dir: Path, env: str) -> tuple[Environment, Path | None]:
-    """Return the environment and the environment's Pause file, if it has one that loads."""
+def _environment(state_dir: Path, env: str) -> tuple[Environment, Path | None, bool | None]:
+    """Return the environment, its Pause file if it has one that loads, and the state that file asks for."""
     environment, result = read_environment(state_dir, env, purpose="pause", strict=False)
     for finding in kind_findings(result, ("Environment",)):
         log.warning("%s:%s:%s: %s (pausing anyway)", finding.file, finding.line, finding.column, finding.message)
     pause_file = result.files.get("Pause")
-    return environment, Path(pause_file) if pause_file is not None else None
+    if pause_file is None:
+        return environment, None, None
+    wanted = result.state.pause.get(PAUSE_KEY)
+    return environment, Path(pause_file), wanted.paused if wanted is not None else None

@@ -247,7 +247,8 @@ def _approve_resending(
     count = len(unsettled)
     output.show(
         f"Resuming the interrupted apply of plan {document['digest']}: {count} journaled "
-        f"{'transaction' if count == 1 else 'transactions'} not seen mined, resent unless already on chain:"
+        f"{'transaction' if count == 1 else 'transactions'} not seen mined; each would be sent again "
+        "unless the chain already has it:"
     )
     actions = {action["index"]: action for action in document["actions"]}
     for transaction in unsettled:

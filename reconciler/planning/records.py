@@ -45,7 +45,7 @@ class Verb(Enum):
     RECORD_SNAPSHOT = VerbInfo("+", "cap-table snapshot to record", "cap-table snapshots to record")
     RECORD_ATTESTATION = VerbInfo("+", "custody attestation to record", "custody attestations to record")
     REVOKE_ROLE = VerbInfo("-", "role to revoke", "roles to revoke")
-    FORCE_TRANSFER = VerbInfo("~", "court-ordered force transfer", "court-ordered force transfers")
+    FORCE_TRANSFER = VerbInfo("+", "court-ordered force transfer", "court-ordered force transfers")
 
     @property
     def marker(self) -> str:

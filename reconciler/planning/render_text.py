@@ -10,6 +10,8 @@ depends only on the plan.
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 
 from reconciler.desired.schema import CONTROL_CHARACTER_RE
@@ -86,8 +88,13 @@ def render_text(plan: Plan) -> Text:
 
 
 def printable(text: str) -> str:
-    """Return TEXT with each control character escaped as \\xNN, so it cannot move the cursor or erase a line."""
-    return CONTROL_CHARACTER_RE.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+    """Return TEXT with control and bidi characters escaped as \\xNN or \\uNNNN, so it shows as it is."""
+    return CONTROL_CHARACTER_RE.sub(_escaped, text)
+
+
+def _escaped(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def force_transfer_banner(plan: Plan) -> str:

@@ -127,6 +127,9 @@ def test_dumps_read_back(tree: StateTree) -> None:
         pytest.param({"legal_reference": '"SDNY\\x7f"'}, "U+007F at character 5", id="delete"),
         pytest.param({"legal_reference": '"SDNY\\x9b2J"'}, "U+009B at character 5", id="c1"),
         pytest.param({"legal_reference": '"SDNY\\nline two"'}, "U+000A at character 5", id="line-feed"),
+        pytest.param({"legal_reference": '"SDNY \\u202e1:26-cv-01236"'}, "U+202E at character 6", id="bidi-override"),
+        pytest.param({"legal_reference": '"SDNY\\L1:26"'}, "U+2028 at character 5", id="line-separator"),
+        pytest.param({"legal_reference": '"SDNY\\u200b1:26"'}, "U+200B at character 5", id="zero-width"),
     ],
 )
 def test_control_characters_rejected(tree: StateTree, fields: dict[str, str], found: str) -> None:
@@ -136,7 +139,7 @@ def test_control_characters_rejected(tree: StateTree, fields: dict[str, str], fo
 
     assert (error.code, error.line) == ("schema.control", 5)
     assert error.message == f"force-transfer order ORDER-2026-001: legal_reference contains the control character {found}"
-    assert error.hint.startswith("delete it and write the text on one line of printable characters")
+    assert error.hint.startswith("delete it and write the text on one line of visible characters")
     assert tree.read().state.force_transfers == {}
 
 

@@ -209,3 +209,15 @@ def test_pause_after_unpause_is_outside(chain: Any, workspace: Workspace) -> Non
     assert lines[2] == "changed outside the reconciler (1):"
     assert lines[3].startswith("  pause security_token paused: YAML false, chain true (state/devnet/pause.yaml:")
     assert "pending in an unapplied commit (" not in drifted.stdout
+
+
+def test_noop_unpause_keeps_the_file(chain: Any, workspace: Workspace) -> None:
+    pause_file = workspace.env_dir / "pause.yaml"
+    shutil.copy(PROJECT_ROOT / "state" / "devnet" / "pause.yaml", pause_file)
+    before = pause_file.read_text(encoding="utf-8")
+
+    lifted = workspace.jinbi("unpause", "--env", "devnet", "--state-dir", "state", "--reason", "again")
+
+    assert lifted.returncode == 0, lifted.stderr
+    assert lifted.stdout == "the token of devnet is already not paused: nothing sent\n"
+    assert pause_file.read_text(encoding="utf-8") == before

@@ -32,7 +32,7 @@ from reconciler import PROJECT_ROOT
 from reconciler.model import Investor, SanctionsEntry, State
 from reconciler.planning.plan import Plan, PlanOptions, build_plan, document_digest, plan_digest, plan_json
 from reconciler.planning.render_markdown import escape, render_markdown
-from reconciler.planning.render_text import render_text
+from reconciler.planning.render_text import printable, render_text
 
 LINK_BASE = "https://github.com/acme/jinbi/blob/abc123/"
 
@@ -278,3 +278,9 @@ def test_plan_file_fields() -> None:
         ]
     ]
     assert (book["gas_estimate"], book["actions"], book["stages"]) == (260_000, [5], ["dependent"])
+
+
+def test_printable_escapes_control_and_bidi() -> None:
+    assert printable("a\x1b[2Jb") == "a\\x1b[2Jb"
+    assert printable("SDNY \u202e1:26") == "SDNY \\u202e1:26"
+    assert printable("plain text, 1:26-cv") == "plain text, 1:26-cv"
