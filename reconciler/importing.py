@@ -12,19 +12,24 @@ get placeholders that validate and are named in a comment at the top of the file
 - an allocation's trade date: the date of its booking on chain.
 
 The files are checked with the desired-state loader before they are written.
-Problems that come from the chain itself (an investor without jurisdiction, an
-id the YAML format cannot spell) are still written, as the chain has them, and
-returned as findings.
+A final record (a cap-table snapshot, a custody attestation, an executed force
+transfer) that the YAML rules reject, such as one recorded by hand with a
+placeholder CID, is left out of its file and reported: it cannot be corrected
+on chain, and a plan shows it as drift. Other problems that come from the chain
+itself (an investor without jurisdiction, an id the YAML format cannot spell)
+are still written, as the chain has them, and returned as findings.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+import yaml
 from web3 import Web3
 
 from reconciler.chain import rpc
@@ -46,6 +51,7 @@ from reconciler.model import (
     SanctionsEntry,
     State,
 )
+from reconciler.planning.render_text import printable
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,31 @@ IMPORTED_KINDS = (
     "ForceTransfers",
 )
 PAUSE_REASON_PLACEHOLDER = "imported from the chain"
+# The kinds whose items are final once on chain, with the file's top-level key and the State field.
+FINAL_RECORD_KINDS = {
+    "CapTableSnapshots": ("snapshots", "cap_table_snapshots"),
+    "CustodyAttestations": ("attestations", "custody_attestations"),
+    "ForceTransfers": ("orders", "force_transfers"),
+}
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A final record on chain that no file can list, because the YAML rules reject its values."""
+
+    kind: str  # a key of FINAL_RECORD_KINDS
+    key: str
+    problems: tuple[str, ...]  # the loader's messages
+
+    @property
+    def file(self) -> str:
+        return FILE_NAMES[self.kind]
+
+    def describe(self) -> str:
+        return printable(
+            f"left out of {self.file}: {self.key}: {'; '.join(self.problems)}. The record is final on chain, "
+            "so it stays there and plan shows it as drift; record any correction under a new id"
+        )
 
 
 @dataclass(frozen=True)
@@ -87,6 +118,7 @@ class ImportReport:
     placeholders: Placeholders
     files: tuple[Path, ...]
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    left_out: tuple[LeftOut, ...] = field(default=())
 
     def describe(self) -> str:
         state = self.observation.state
@@ -112,7 +144,10 @@ class ImportReport:
         for shown, what in filled:
             if not shown.startswith("0 "):
                 lines.append(f"  placeholders: {shown} {what}; replace them with the real values")
+        if self.left_out:
+            lines[-1] += f"; {_count(len(self.left_out), 'final record')} left out (below)"
         lines.extend(f"wrote {path}" for path in self.files)
+        lines.extend(record.describe() for record in self.left_out)
         return "\n".join(lines)
 
     def problem_error(self) -> DesiredStateError:
@@ -121,8 +156,8 @@ class ImportReport:
             f"the files imported into {self.out_dir} are not a valid desired state: "
             f"{_count(len(self.diagnostics), 'error')}",
             diagnostics=self.diagnostics,
-            hint="the chain holds values the YAML rules reject; fix them on chain or in the files, "
-            f"then run `jinbi validate --env {self.env}`",
+            hint="the chain holds values the YAML rules reject; correct them in the files and run "
+            f"`jinbi validate --env {self.env}`, then the next apply sends the corrections to the chain",
         )
 
 
@@ -150,11 +185,10 @@ def import_state(state_dir: Path, env: str, *, out_dir: Path | None = None, w3: 
     state, placeholders = fill_unobserved(
         observation, existing.state, regs_lockup_days=environment.policy.regs_lockup_days
     )
-    texts = render_files(state, environment, observation, placeholders)
-
-    # Check the files as the loader will read them, next to a copy of the environment file.
-    environment_file = Path(existing.files["Environment"])
-    diagnostics = _check_files(texts, environment_file, env, target)
+    checked = render_checked(
+        state, environment, observation, placeholders, Path(existing.files["Environment"]), env, target
+    )
+    texts, diagnostics = checked.texts, checked.diagnostics
 
     written = []
     for name, text in texts.items():
@@ -162,7 +196,9 @@ def import_state(state_dir: Path, env: str, *, out_dir: Path | None = None, w3: 
         write_atomically(path, text)
         written.append(path)
     log.info("imported block %s of chain %s into %s", observation.block_number, observation.chain_id, target)
-    return ImportReport(env, target, observation, placeholders, tuple(written), tuple(diagnostics))
+    return ImportReport(
+        env, target, observation, placeholders, tuple(written), tuple(diagnostics), checked.left_out
+    )
 
 
 def _invalid_environment(diagnostics: list[Diagnostic], env: str) -> DesiredStateError:
@@ -341,6 +377,86 @@ def _with_settled_status(text: str, allocations: Mapping[str, Allocation], envir
             continue
         text = text.replace(f"{line}\n", f"{line[:-1]}, status: settled}}\n", 1)
     return text
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The rendered files, the loader's findings on them and the final records left out."""
+
+    state: State
+    texts: dict[str, str]
+    diagnostics: tuple[Diagnostic, ...]
+    left_out: tuple[LeftOut, ...]
+
+
+def render_checked(
+    state: State,
+    environment: Environment,
+    observation: Observation,
+    placeholders: Placeholders,
+    environment_file: Path,
+    env: str,
+    target: Path,
+    *,
+    may_leave_out: Callable[[str, str], bool] = lambda kind, key: True,
+) -> Checked:
+    """Render STATE's files and check them as the loader will read them, next to ENVIRONMENT_FILE.
+
+    A final record that the loader rejects is left out when MAY_LEAVE_OUT
+    (kind, key) allows it, and the files are rendered again without it.
+    """
+    left_out: list[LeftOut] = []
+    while True:
+        texts = render_files(state, environment, observation, placeholders)
+        diagnostics = _check_files(texts, environment_file, env, target)
+        rejected = [
+            record
+            for record in _rejected_records(texts, diagnostics)
+            if record.key in getattr(state, FINAL_RECORD_KINDS[record.kind][1]) and may_leave_out(record.kind, record.key)
+        ]
+        if not rejected:
+            return Checked(state, texts, tuple(diagnostics), tuple(left_out))
+        left_out += rejected
+        state = _without(state, rejected)
+
+
+def _rejected_records(texts: Mapping[str, str], diagnostics: list[Diagnostic]) -> list[LeftOut]:
+    """Return the final records on whose lines the loader reported DIAGNOSTICS."""
+    problems: dict[tuple[str, str], list[str]] = {}
+    for kind, (section, _) in FINAL_RECORD_KINDS.items():
+        name = FILE_NAMES[kind]
+        found = [diagnostic for diagnostic in diagnostics if Path(diagnostic.file).name == name]
+        if not found or name not in texts:
+            continue
+        spans = _entry_lines(texts[name], section)
+        for diagnostic in found:
+            for key, (first, last) in spans.items():
+                if first <= diagnostic.line <= last:
+                    problems.setdefault((kind, key), []).append(diagnostic.message)
+    return [LeftOut(kind, key, tuple(dict.fromkeys(messages))) for (kind, key), messages in problems.items()]
+
+
+def _entry_lines(text: str, section: str) -> dict[str, tuple[int, int]]:
+    """Return each entry of the mapping under SECTION with its first and last 1-based line in TEXT."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    entries: list[tuple[str, int]] = []
+    for key_node, value_node in root.value:
+        if key_node.value == section and isinstance(value_node, yaml.MappingNode):
+            entries = [(key.value, key.start_mark.line + 1) for key, _ in value_node.value]
+    last_line = text.count("\n") + 1
+    ends = [line - 1 for _, line in entries[1:]] + [last_line]
+    return {key: (first, end) for (key, first), end in zip(entries, ends, strict=True)}
+
+
+def _without(state: State, records: list[LeftOut]) -> State:
+    """Return STATE without RECORDS."""
+    changed: dict[str, dict[str, Any]] = {}
+    for record in records:
+        attribute = FINAL_RECORD_KINDS[record.kind][1]
+        changed.setdefault(attribute, dict(getattr(state, attribute))).pop(record.key)
+    return replace(state, **changed)
 
 
 def _check_files(texts: Mapping[str, str], environment_file: Path, env: str, target: Path) -> list[Diagnostic]:

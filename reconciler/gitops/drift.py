@@ -23,7 +23,8 @@ The last applied commit comes from the audit notes (`reconciler.gitops.audit`).
 Unpaid coupon cycles whose payment date the chain has not reached are
 scheduled, not drift. `write_adoption` writes the on-chain values of the
 differences changed outside into the work tree's YAML with the writer of
-`jinbi import`, for a follow-up pull request. It leaves pending differences alone.
+`jinbi import`, for a follow-up pull request. It leaves pending differences alone,
+and final records whose on-chain values the YAML rules reject, which stay as drift.
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ from reconciler.desired.state import DesiredState
 from reconciler.errors import DesiredStateError, DriftError
 from reconciler.gitops.audit import break_glass_pause_state, last_applied_commit
 from reconciler.gitops.metadata import open_repository, repository_path
-from reconciler.importing import Placeholders, fill_unobserved, render_files
+from reconciler.importing import FINAL_RECORD_KINDS, LeftOut, Placeholders, fill_unobserved, render_checked
 from reconciler.model import AllocationStatus, Environment, Pause, State
 from reconciler.money import format_base_units
+from reconciler.planning.actions import YAML_KINDS
 from reconciler.planning.changes import Change, Kind, Operation
 from reconciler.planning.diff import diff
 from reconciler.planning.records import show_time
@@ -60,17 +62,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TIME_FIELDS = frozenset({"lockup_until", "record_date", "payment_date", "listed_on", "delisted_on", "trade_date"})
-KIND_FILES = {
-    Kind.INVESTOR: FILE_NAMES["Investors"],
-    Kind.SANCTIONS_ENTRY: FILE_NAMES["Sanctions"],
-    Kind.ALLOCATION: FILE_NAMES["Allocations"],
-    Kind.COUPON_CYCLE: FILE_NAMES["CouponCycles"],
-    Kind.CAP_TABLE_SNAPSHOT: FILE_NAMES["CapTableSnapshots"],
-    Kind.CUSTODY_ATTESTATION: FILE_NAMES["CustodyAttestations"],
-    Kind.PAUSE: FILE_NAMES["Pause"],
-    Kind.ROLE: FILE_NAMES["Roles"],
-    Kind.FORCE_TRANSFER: FILE_NAMES["ForceTransfers"],
-}
+KIND_FILES = {kind: FILE_NAMES[name] for kind, name in YAML_KINDS.items()}
 
 
 class DriftClass(StrEnum):
@@ -410,12 +402,14 @@ class Adoption:
     files: tuple[Path, ...]
     adopted: tuple[DriftItem, ...]
     not_adoptable: tuple[DriftItem, ...]  # items the chain lacks
+    left_out: tuple[LeftOut, ...] = ()  # final records on chain whose values the YAML rules reject
 
     def describe(self) -> str:
         lines = [f"adopted {len(self.adopted)} on-chain {'value' if len(self.adopted) == 1 else 'values'} in the YAML"]
         lines += [f"wrote {path}" for path in self.files]
         for item in self.not_adoptable:
             lines.append(f"not adopted: {item.target}: the chain lacks this item, so there is no value to adopt")
+        lines += [f"not adopted: {record.describe()}" for record in self.left_out]
         return "\n".join(lines)
 
 
@@ -441,13 +435,35 @@ def write_adoption(report: DriftReport, inputs: DriftInputs, state_dir: Path, en
     observation = inputs.observation
     filled, placeholders = fill_unobserved(observation, inputs.work_tree.state)
     merged = _merge(inputs.work_tree.state, filled, [item.change for item in adoptable if item.change is not None])
-    kinds = {Kind(item.kind) for item in adoptable}
     used = Placeholders(
         refs=tuple(a for a in placeholders.refs if a in merged.investors and a not in inputs.work_tree.state.investors),
         sanctions=tuple(a for a in placeholders.sanctions if a not in inputs.work_tree.state.sanctions),
         trade_dates=tuple(a for a in placeholders.trade_dates if a not in inputs.work_tree.state.allocations),
     )
-    texts = render_files(merged, inputs.work_tree.environment, observation, used)
+    # A final record the YAML rules reject cannot be listed: it stays on chain as drift.
+    recorded = {
+        (YAML_KINDS[Kind(item.kind)], item.key)
+        for item in adoptable
+        if YAML_KINDS[Kind(item.kind)] in FINAL_RECORD_KINDS
+        and item.change is not None
+        and item.change.operation is Operation.REMOVE
+    }
+    checked = render_checked(
+        merged,
+        inputs.work_tree.environment,
+        observation,
+        used,
+        Path(inputs.work_tree.files["Environment"]),
+        env,
+        state_dir / env,
+        may_leave_out=lambda kind, key: (kind, key) in recorded,
+    )
+    texts = checked.texts
+    left_keys = {(record.kind, record.key) for record in checked.left_out}
+    adoptable = [item for item in adoptable if (YAML_KINDS[Kind(item.kind)], item.key) not in left_keys]
+    if not adoptable:
+        return Adoption((), (), skipped, checked.left_out)
+    kinds = {Kind(item.kind) for item in adoptable}
 
     written = []
     for kind in sorted(kinds):
@@ -465,7 +481,7 @@ def write_adoption(report: DriftReport, inputs: DriftInputs, state_dir: Path, en
             f"the adopted YAML of {env} does not load:\n{rendered}",
             hint="the chain holds values the YAML rules reject; fix the files by hand",
         )
-    return Adoption(tuple(written), tuple(adoptable), skipped)
+    return Adoption(tuple(written), tuple(adoptable), skipped, checked.left_out)
 
 
 def _merge(current: State, filled: State, changes: Iterable[Change]) -> State:

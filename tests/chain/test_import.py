@@ -234,8 +234,8 @@ def test_missing_jurisdiction_reported(
         f"error: the files imported into {investors_file.parent} are not a valid desired state: 1 error"
     )
     assert result.stderr.rstrip("\n").split("\n")[-1] == (
-        "hint: the chain holds values the YAML rules reject; fix them on chain or in the files, "
-        "then run `jinbi validate --env devnet`"
+        "hint: the chain holds values the YAML rules reject; correct them in the files and run "
+        "`jinbi validate --env devnet`, then the next apply sends the corrections to the chain"
     )
 
 

@@ -352,3 +352,46 @@ def test_drift_flags_recorded_snapshot_edit(chain: Any, tmp_path: Path) -> None:
         "Restore the final records' values in the YAML: plan and apply reject these edits."
     )
     assert "pending" not in "\n".join(lines[2:4])
+
+
+def record_rejected(chain: Any) -> None:
+    """Record a snapshot straight on chain with a period and CID that the YAML rules reject."""
+    call = chain.contracts["transfer_agent_bridge"].functions.recordSnapshots([("2027 Q1", "QmNewCustodyReport123")])
+    assert chain.w3.eth.wait_for_transaction_receipt(call.transact({"from": SIGNER}))["status"] == 1
+
+
+def test_import_leaves_out_rejected_record(chain: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    record_outside(chain)
+    record_rejected(chain)
+    target = write_state(tmp_path, {}, {})
+
+    imported = jinbi(chain, "import", "--env", "devnet", "--state-dir", str(target))
+
+    assert imported.returncode == 0, imported.stderr
+    left_out = [line for line in imported.stdout.splitlines() if line.startswith("left out of")]
+    assert len(left_out) == 1
+    assert "token not paused; 1 final record left out (below)" in imported.stdout
+    assert left_out[0].startswith("left out of cap-tables.yaml: 2027 Q1: ")
+    assert "QmNewCustodyReport123" in left_out[0]
+    assert left_out[0].endswith("so it stays there and plan shows it as drift; record any correction under a new id")
+    desired = load_state(target, "devnet")
+    assert desired.state.cap_table_snapshots == {"2026-Q2": CapTableSnapshot("2026-Q2", OUTSIDE_SNAPSHOT_CID)}
+    monkeypatch.setenv("JINBI_RPC_URL", chain.url)
+    plan = make_plan(PlanRequest(env="devnet", state_dir=target, signer=SIGNER))
+    assert plan.transactions == ()
+    assert [(warning.code, warning.key) for warning in plan.warnings] == [("drift", "2027 Q1")]
+
+
+def test_drift_write_leaves_out_rejected_record(chain: Any, tmp_path: Path) -> None:
+    state_dir = write_state(tmp_path, {}, {})
+    record_outside(chain)
+    record_rejected(chain)
+
+    adopted = jinbi(chain, "drift", "--env", "devnet", "--state-dir", str(state_dir), "--write")
+
+    assert adopted.returncode == 2, adopted.stderr
+    assert "not adopted: left out of cap-tables.yaml: 2027 Q1: " in adopted.stdout
+    assert "adopted 2 on-chain values in the YAML" in adopted.stdout
+    desired = load_state(state_dir, "devnet")
+    assert set(desired.state.cap_table_snapshots) == {"2026-Q2"}
+    assert set(desired.state.custody_attestations) == {"mc-202608"}
