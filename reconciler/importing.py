@@ -92,10 +92,18 @@ class LeftOut:
         return FILE_NAMES[self.kind]
 
     def describe(self) -> str:
-        return printable(
-            f"left out of {self.file}: {self.key}: {'; '.join(self.problems)}. The record is final on chain, "
-            "so it stays there and plan shows it as drift; record any correction under a new id"
-        )
+        if self.kind == "ForceTransfers":
+            advice = (
+                "The order is executed on chain, so it stays there and plan shows it as drift. Do not write it "
+                "again under a new id: that would move the tokens a second time"
+            )
+        else:
+            new_key = "period" if self.kind == "CapTableSnapshots" else "label"
+            advice = (
+                "The record is final on chain, so it stays there and plan shows it as drift. Record any "
+                f"correction under a new {new_key}"
+            )
+        return printable(f"left out of {self.file}: {self.key}: {'; '.join(self.problems)}. {advice}")
 
 
 @dataclass(frozen=True)

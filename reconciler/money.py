@@ -21,6 +21,10 @@ class AmountError(ValueError):
     """A decimal string that cannot be converted to base units."""
 
 
+class AmountTooLargeError(AmountError):
+    """A decimal string whose value in base units does not fit in a uint256."""
+
+
 def to_base_units(text: str, decimals: int) -> int:
     """Convert a decimal string such as "1.25" to integer base units of a token with DECIMALS.
 
@@ -35,7 +39,7 @@ def to_base_units(text: str, decimals: int) -> int:
     scale: int = 10**decimals
     value = int(whole) * scale + int(fraction.ljust(decimals, "0") or "0")
     if value > MAX_UINT256:
-        raise AmountError("is too large to fit in a uint256")
+        raise AmountTooLargeError("is too large to fit in a uint256")
     return value
 
 

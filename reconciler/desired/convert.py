@@ -40,7 +40,7 @@ from reconciler.model import (
     SanctionsEntry,
     TokenDecimals,
 )
-from reconciler.money import BOND_DECIMALS, USDC_DECIMALS, AmountError, to_base_units
+from reconciler.money import BOND_DECIMALS, USDC_DECIMALS, AmountError, AmountTooLargeError, to_base_units
 
 ModelPath = tuple[str, ...]
 T = TypeVar("T")
@@ -382,13 +382,17 @@ def _amount(document: Document, path: RawPath, text: str, decimals: int, token: 
     position = document.value_position(path)
     written = shown_value(document, path, text)
     # A uint256 has at most 78 digits, and Python's int() refuses more than 4,300.
+    too_large_hint = f"write the amount in {token}, not in base units; check the value"
     if len(text.partition(".")[0]) > MAX_INTEGER_DIGITS:
         message = f"{describe_path(path)} {written} is too large to fit in a uint256"
-        hint = f"write the amount in {token}, not in base units; check the value"
-        out.diagnostics.append(Diagnostic.at(position, "amount.too-large", message, hint))
+        out.diagnostics.append(Diagnostic.at(position, "amount.too-large", message, too_large_hint))
         return None
     try:
         value = to_base_units(text, decimals)
+    except AmountTooLargeError as error:
+        message = f"{describe_path(path)} {written} {error}"
+        out.diagnostics.append(Diagnostic.at(position, "amount.too-large", message, too_large_hint))
+        return None
     except AmountError as error:
         hint = f"{token} has {decimals} decimals: round the value to at most {decimals} decimal places"
         out.diagnostics.append(

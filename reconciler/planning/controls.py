@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TypeVar
 
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from reconciler.desired.rules import US_JURISDICTIONS
 from reconciler.desired.state import DesiredState
+from reconciler.desired.values import ZERO_ADDRESS
 from reconciler.model import PAUSE_KEY, Environment, ForceTransfer, Partition, RoleAssignment, State
 from reconciler.money import format_base_units
 from reconciler.planning.actions import ascii_bytes32, sorted_actions
@@ -141,7 +143,7 @@ def _role_action(assignment: RoleAssignment, change: Change, environment: Enviro
 
 
 def _last_admin_problems(actions: Sequence[Action], roles: RoleHolders, desired: DesiredState) -> list[Problem]:
-    """Refuse revocations that leave a contract without any DEFAULT_ADMIN_ROLE holder."""
+    """Return a problem for revocations that leave a contract without an admin that can send transactions."""
     admins = {contract: {holder.lower() for holder in by_role.get(ADMIN_ROLE, ())} for contract, by_role in roles.items()}
     revoked: dict[str, list[Action]] = defaultdict(list)
     for action in actions:
@@ -157,19 +159,34 @@ def _last_admin_problems(actions: Sequence[Action], roles: RoleHolders, desired:
             holders.discard(assignment.holder.lower())
             revoked[assignment.contract].append(action)
 
+    # The suite's own contracts and the zero address cannot send a grantRole, so they do not count as admins.
+    contracts = desired.environment.contracts
+    unusable = {str(getattr(contracts, field.name)).lower() for field in fields(contracts)} | {ZERO_ADDRESS}
+
     problems = []
     for contract, revocations in sorted(revoked.items()):
-        if admins[contract]:
+        remaining = admins[contract] - unusable
+        if remaining:
             continue
         last = revocations[-1]
         revoked_holders = ", ".join(desired.state.roles[action.key].holder for action in revocations)
+        unusable_admins = admins[contract] & unusable
+        if unusable_admins:
+            consequence = (
+                f"which leaves as admin only {', '.join(sorted(map(to_checksum_address, unusable_admins)))}, which cannot send transactions: "
+                "nobody could grant or revoke its roles again"
+            )
+        else:
+            consequence = (
+                "which leaves the contract without any admin: nobody could grant or revoke its roles again, "
+                "and the contract itself refuses it"
+            )
         problems.append(
             Problem(
                 f"the plan would revoke {ADMIN_ROLE} on {last.function.spec.contract_name} from {revoked_holders}, "
-                "which leaves the contract without any admin: nobody could grant or revoke its roles again, "
-                "and the contract itself refuses it",
-                f"write granted for at least one {ADMIN_ROLE} holder of {contract} (a new admin is granted "
-                "before any revocation is sent)",
+                f"{consequence}",
+                f"write granted for at least one {ADMIN_ROLE} holder of {contract} that is an account or a "
+                "Safe, not a contract of the suite (a new admin is granted before any revocation is sent)",
                 last.position,
             )
         )
@@ -367,26 +384,42 @@ def _order_warnings(actions: Sequence[Action], desired: DesiredState, observed: 
 def _balance_problems(
     actions: Sequence[Action], balances: Mapping[tuple[str, str], int], environment: Environment
 ) -> list[Problem]:
-    """Refuse orders whose sender holds less in the partition than the plan's orders take from it."""
-    orders_by_sender: dict[tuple[str, str], list[Action]] = defaultdict(list)
+    """Return a problem for each sender whose partition balance is less than the plan's orders take from it.
+
+    The orders are followed in the order they are sent, so tokens that an
+    earlier order moves to a later order's sender count for that later order.
+    """
+    running = dict(balances)  # (partition, holder) -> balance at this point of the plan, for the holders read
+    sent_orders: dict[tuple[str, str], list[Action]] = defaultdict(list)
+    short: dict[tuple[str, str], int] = {}  # what the sender had for its orders up to the first that falls short
     for action in actions:
-        if action.verb is Verb.FORCE_TRANSFER:
-            partition, sender = action.argument[1].rstrip(b"\0").decode("ascii"), action.argument[2]
-            orders_by_sender[(partition, sender)].append(action)
+        if action.verb is not Verb.FORCE_TRANSFER:
+            continue
+        partition = action.argument[1].rstrip(b"\0").decode("ascii")
+        sender, recipient, amount = action.argument[2], action.argument[3], action.argument[4]
+        source = (partition, sender)
+        if source in short or source not in running:
+            continue
+        sent_orders[source].append(action)
+        if running[source] < amount:
+            short[source] = running[source] + sum(order.argument[4] for order in sent_orders[source][:-1])
+            continue
+        running[source] -= amount
+        if (partition, recipient) in running:
+            running[(partition, recipient)] += amount
 
     decimals = environment.decimals.security_token
     problems = []
-    for (partition, sender), orders in sorted(orders_by_sender.items()):
-        balance = balances.get((partition, sender))
+    for (partition, sender), balance in sorted(short.items()):
+        orders = sent_orders[(partition, sender)]
         needed = sum(action.argument[4] for action in orders)
-        if balance is None or balance >= needed:
-            continue
         ids = ", ".join(action.key for action in orders)
+        received = " with what earlier orders of the plan move to it" if balance != balances[(partition, sender)] else ""
         problems.append(
             Problem(
                 f"force-transfer {'order' if len(orders) == 1 else 'orders'} {ids} would move "
                 f"{show_tokens(needed, decimals)} of {partition} from {sender}, which holds "
-                f"{show_tokens(balance, decimals)} of {partition}",
+                f"{show_tokens(balance, decimals)} of {partition}{received}",
                 "check the amount and the partition against the court order; the token refuses a transfer "
                 "larger than the balance",
                 orders[0].position,

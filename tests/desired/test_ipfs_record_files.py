@@ -80,8 +80,19 @@ def test_invalid_cids_rejected(tree: StateTree, cid: str, message: str) -> None:
 
 @pytest.mark.parametrize(
     "period",
-    ['"2026 Q3"', '"' + "Q" * 65 + '"', '""', '"2026-Q3\\t"'],
-    ids=["space", "too-long", "empty", "tab"],
+    [
+        '"2026 Q3"',
+        '"2026-Q3-' + "c" * 57 + '"',
+        '""',
+        '"2026-Q3\\t"',
+        '"2026-Q3\\n"',
+        '"2026-Q5"',
+        '"2026-13"',
+        "banana",
+        '"2026-12-01"',
+        '"Q4-2024"',
+    ],
+    ids=["space", "too-long", "empty", "tab", "line-feed", "quarter-5", "month-13", "word", "day", "quarter-first"],
 )
 def test_invalid_period_rejected(tree: StateTree, period: str) -> None:
     tree.write("cap-tables.yaml", snapshots(f'{period}: {{cid: "{CIDV0}"}}'))
@@ -90,7 +101,17 @@ def test_invalid_period_rejected(tree: StateTree, period: str) -> None:
 
     assert (error.line, error.column, error.code) == (4, 3, "schema.key")
     assert error.message.startswith("cap-table snapshot ")
-    assert error.hint.startswith("a period is 1 to 64 printable ASCII characters without spaces")
+    assert error.hint.startswith("a period is a month as YYYY-MM, such as \"2026-12\", or a quarter as YYYY-QN")
+
+
+@pytest.mark.parametrize("period", ["2026-12", "2026-Q3", "2026-Q3-corrected", "2026-Q3-v2"])
+def test_valid_period_accepted(tree: StateTree, period: str) -> None:
+    tree.write("cap-tables.yaml", snapshots(f'"{period}": {{cid: "{CIDV0}"}}'))
+
+    result = tree.read()
+
+    assert result.diagnostics == []
+    assert result.state.cap_table_snapshots == {period: CapTableSnapshot(period, CIDV0)}
 
 
 def test_invalid_scope_rejected(tree: StateTree) -> None:

@@ -117,6 +117,17 @@ def test_amount_of_5000_digits_rejected(tree: StateTree) -> None:
     assert (error.line, error.column, error.code) == (6, 99, "amount.too-large")
 
 
+def test_amount_of_62_digits_gets_too_large_hint(tree: StateTree) -> None:
+    # 62 digits pass the length check, but times 10**18 they exceed a uint256.
+    replace_in(tree, "allocations.yaml", 'amount: "250000"', f'amount: "{"9" * 62}"')
+
+    error = only(tree.errors())
+
+    assert error.message == f'allocation ALLOC-0001: amount "{"9" * 62}" is too large to fit in a uint256'
+    assert error.hint == "write the amount in the bond token, not in base units; check the value"
+    assert error.code == "amount.too-large"
+
+
 # --- long values are cut in messages -----------------------------------------
 
 

@@ -27,6 +27,7 @@ from reconciler.devnet_ops import settle_open_bookings
 from reconciler.errors import PlanError
 from reconciler.importing import import_state
 from reconciler.model import PAUSE_KEY, RoleStatus, role_key
+from reconciler.money import format_base_units
 from reconciler.planning.calls import Function
 from reconciler.planning.plan import Plan, PlanOptions, build_plan, plan_document
 from reconciler.planning.records import Verb
@@ -239,13 +240,19 @@ def test_holder_missing_from_yaml_is_drift_never_revoked(chain: Any, state_dir: 
     assert "holds the role on chain but not in" in plan.warnings[0].message
 
 
-def test_removing_the_last_admin_is_refused(chain: Any, state_dir: Path) -> None:
+def set_admins(state_dir: Path, contract: str, holders: str) -> Path:
+    """Replace CONTRACT's DEFAULT_ADMIN_ROLE line in roles.yaml, which grants the signer, with HOLDERS."""
     path = state_dir / "devnet" / "roles.yaml"
     lines = path.read_text(encoding="utf-8").splitlines()
-    admin = lines.index("  dvp_settlement:") + 1
+    admin = lines.index(f"  {contract}:") + 1
     assert lines[admin] == f'    DEFAULT_ADMIN_ROLE: {{"{SIGNER}": granted}}'
-    lines[admin] = f'    DEFAULT_ADMIN_ROLE: {{"{SIGNER}": revoked}}'
+    lines[admin] = f"    DEFAULT_ADMIN_ROLE: {holders}"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_removing_the_last_admin_is_refused(chain: Any, state_dir: Path) -> None:
+    path = set_admins(state_dir, "dvp_settlement", f'{{"{SIGNER}": revoked}}')
 
     with pytest.raises(PlanError) as raised:
         plan_of(state_dir, chain)
@@ -256,8 +263,22 @@ def test_removing_the_last_admin_is_refused(chain: Any, state_dir: Path) -> None
     )
     assert raised.value.message.startswith(f"{path}:")
     assert raised.value.hint == (
-        "write granted for at least one DEFAULT_ADMIN_ROLE holder of dvp_settlement "
-        "(a new admin is granted before any revocation is sent)"
+        "write granted for at least one DEFAULT_ADMIN_ROLE holder of dvp_settlement that is an account or a "
+        "Safe, not a contract of the suite (a new admin is granted before any revocation is sent)"
+    )
+
+
+def test_admin_moved_to_suite_contract_refused(chain: Any, state_dir: Path) -> None:
+    # A contract of the suite never calls grantRole, so an admin role handed to it is lost.
+    registry = load_state(state_dir, "devnet").environment.contracts.compliance_registry
+    set_admins(state_dir, "compliance_registry", f'{{"{SIGNER}": revoked, "{registry}": granted}}')
+
+    with pytest.raises(PlanError) as raised:
+        plan_of(state_dir, chain)
+
+    assert raised.value.message.endswith(
+        f"the plan would revoke DEFAULT_ADMIN_ROLE on ComplianceRegistry from {SIGNER}, which leaves as admin only "
+        f"{registry}, which cannot send transactions: nobody could grant or revoke its roles again"
     )
 
 
@@ -308,6 +329,37 @@ def test_order_larger_than_the_balance_is_refused(chain: Any, state_dir: Path) -
     assert raised.value.message.endswith(
         f"force-transfer order ORDER-2026-001 would move 250000.5 JINBI of 144A from {INVESTOR_1}, "
         "which holds 250000 JINBI of 144A"
+    )
+
+
+def chained_orders(second_amount: int) -> str:
+    """Return two orders: 1000 JINBI from INVESTOR_1 to INVESTOR_2, then SECOND_AMOUNT base units back."""
+    second = order_yaml("ORDER-2026-012", amount=format_base_units(second_amount, 18), sender=INVESTOR_2, recipient=INVESTOR_1)
+    return order_yaml("ORDER-2026-011") + second.split("orders:\n", 1)[1]
+
+
+def test_chained_orders_count_earlier_transfers(chain: Any, state_dir: Path) -> None:
+    balance_before = balance(chain, INVESTOR_2)
+    write(state_dir, "force-transfers.yaml", chained_orders(balance_before + 1000 * TOKEN))
+
+    plan = plan_of(state_dir, chain)
+    send_plan(chain, plan)
+
+    assert [action.key for action in plan.actions] == ["ORDER-2026-011", "ORDER-2026-012"]
+    assert balance(chain, INVESTOR_2) == 0
+
+
+def test_chained_orders_above_balance_refused(chain: Any, state_dir: Path) -> None:
+    balance_before = balance(chain, INVESTOR_2)
+    write(state_dir, "force-transfers.yaml", chained_orders(balance_before + 1000 * TOKEN + 1))
+
+    with pytest.raises(PlanError) as raised:
+        plan_of(state_dir, chain)
+
+    assert raised.value.message.endswith(
+        f"force-transfer order ORDER-2026-012 would move {format_base_units(balance_before + 1000 * TOKEN + 1, 18)} JINBI "
+        f"of 144A from {INVESTOR_2}, which holds {format_base_units(balance_before + 1000 * TOKEN, 18)} JINBI of 144A "
+        "with what earlier orders of the plan move to it"
     )
 
 
@@ -412,6 +464,26 @@ def test_import_round_trip(chain: Any, state_dir: Path, tmp_path: Path) -> None:
     assert imported.state.roles == committed.state.roles
     assert plan_at(imported, chain).transactions == ()
     assert all(each.status is RoleStatus.GRANTED for each in imported.state.roles.values())
+
+
+def test_import_leaves_out_rejected_order(chain: Any, state_dir: Path, tmp_path: Path) -> None:
+    # A right-to-left override in the legal reference: the YAML rules reject bidi characters.
+    call = token(chain).functions.forceTransfer(
+        b"ORDER-2026-007".ljust(32, b"\0"), b"144A".ljust(32, b"\0"), INVESTOR_1, INVESTOR_2, TOKEN, "Case \u202e7002"
+    )
+    assert chain.w3.eth.wait_for_transaction_receipt(call.transact({"from": SIGNER}))["status"] == 1
+    out = tmp_path / "imported" / "devnet"
+    out.mkdir(parents=True)
+    shutil.copy(state_dir / "devnet" / "environment.yaml", out / "environment.yaml")
+
+    report = import_state(state_dir, "devnet", out_dir=out, w3=chain.w3)
+
+    assert report.diagnostics == ()
+    assert [record.key for record in report.left_out] == ["ORDER-2026-007"]
+    assert report.left_out[0].describe().endswith(
+        "Do not write it again under a new id: that would move the tokens a second time"
+    )
+    assert load_state(out.parent, "devnet").state.force_transfers == {}
 
 
 # --- apply -------------------------------------------------------------------

@@ -373,7 +373,7 @@ def test_import_leaves_out_rejected_record(chain: Any, tmp_path: Path, monkeypat
     assert "token not paused; 1 final record left out (below)" in imported.stdout
     assert left_out[0].startswith("left out of cap-tables.yaml: 2027 Q1: ")
     assert "QmNewCustodyReport123" in left_out[0]
-    assert left_out[0].endswith("so it stays there and plan shows it as drift; record any correction under a new id")
+    assert left_out[0].endswith("so it stays there and plan shows it as drift. Record any correction under a new period")
     desired = load_state(target, "devnet")
     assert desired.state.cap_table_snapshots == {"2026-Q2": CapTableSnapshot("2026-Q2", OUTSIDE_SNAPSHOT_CID)}
     monkeypatch.setenv("JINBI_RPC_URL", chain.url)
