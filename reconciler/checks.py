@@ -22,10 +22,12 @@ Two alerts come from the activity scan (`reconciler.chain.activity`):
   alerts too, as an `attempted` large transfer.
 - the compliance rejection rate: a rejected transfer reverts and emits no
   event, so a rejection is a transaction sent to the token whose receipt has
-  status 0. The rate is rejections / (rejections + successful transfer
-  transactions) over the window, and alerts above `max_rejection_rate_percent`.
-  A failed transaction to the token counts whatever function it called, and a
-  transfer that failed inside another contract's call is not seen.
+  status 0 and whose calldata called `transfer`, `transferFrom` or
+  `transferByPartition`. The rate is rejections / (rejections + successful
+  transfer transactions) over the window, and alerts above
+  `max_rejection_rate_percent`. A failed call of another function, such as
+  `pause()` or `grantRole()`, is not counted, and a transfer that failed
+  inside another contract's call is not seen.
 
 Callers: `jinbi check`.
 """

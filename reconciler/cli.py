@@ -653,7 +653,7 @@ def check_command(
     pause, each partition's supply against its settled allocations and the age
     of the latest custody attestation. Over the activity window (24 hours by
     default) it alerts on transfers above large_transfer_usd and on a
-    compliance rejection rate (failed transactions to the token) above
+    compliance rejection rate (failed transfer calls to the token) above
     max_rejection_rate_percent. It reports the USDC held by CorporateActions
     and the bookings awaiting settlement. Thresholds: the `checks` section of
     the environment file.

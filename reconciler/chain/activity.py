@@ -7,18 +7,22 @@
   batches. A range that the node rejects as too large (too many results) is
   split in two and read again, also when the node sends the JSON-RPC error
   with HTTP 400.
-- the transactions sent to the token that failed. A transfer that the
+- the failed transfers sent to the token. A transfer that the
   compliance oracle rejects reverts, so it leaves no event: the only trace is
   a receipt with status 0. Every block's receipts are read with
-  `eth_getBlockReceipts`, in batches. Each failed transaction is then
-  replayed with `eth_call` at the block before its own, and the custom error
-  it reverts with is decoded as its reason. When it called `transfer`,
-  `transferFrom` or `transferByPartition`, the transfer it asked for is
-  decoded from its calldata (`Rejection.attempt`).
+  `eth_getBlockReceipts`, in batches, and each failed transaction to the
+  token is read for its calldata. Those that called a transfer function are
+  replayed with `eth_call` at the block before their own, the custom error
+  each reverts with is decoded as its reason, and the transfer it asked for
+  is decoded from its calldata (`Rejection.attempt`).
 
-A rejection is any transaction sent directly to the token that failed,
-whatever function it called. A transfer that fails inside a call from another
-contract (a multisig's, say) does not fail its own transaction and is not seen.
+A rejection is a transaction sent directly to the token that called
+`transfer`, `transferFrom` or `transferByPartition` (by the 4-byte selector
+of its calldata) and failed, whatever the reason. A failed call of any other
+function (pause, unpause, forceTransfer, issue, a role change) is not a
+compliance rejection and is not counted. A transfer that fails inside a call
+from another contract (a multisig's, say) does not fail its own transaction
+and is not seen.
 `successful_transfer_txs` counts the distinct transactions that moved tokens
 between two holders: issuance (from the zero address) and force transfers are
 not counted. The compliance rejection rate of `jinbi check` is
@@ -64,7 +68,7 @@ ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 # Words in the error of an eth_getLogs request whose range or result is too large for the node.
 TOO_LARGE_WORDS = ("too many", "too large", "more than", "exceed", "limit", "range", "size")
 
-# The token's functions whose failed call is a transfer attempt; each has `to` and `amount` arguments.
+# The token's functions whose failed call is a rejection. Each has `to` and `amount` arguments.
 TRANSFER_FUNCTIONS = ("transfer", "transferFrom", "transferByPartition")
 
 # IComplianceOracle.Reason, by code: the `reason` argument of TransferNotAllowed and OperatorNotAllowed.
@@ -125,13 +129,13 @@ class TransferAttempt:
 
 @dataclass(frozen=True)
 class Rejection:
-    """A transaction sent to the token that failed (receipt status 0)."""
+    """A transaction that called one of the token's transfer functions and failed (receipt status 0)."""
 
     tx_hash: str
     block: int
     sender: str  # the transaction's `from`
     reason: str | None  # the decoded error of its replay, or why the replay failed; None when the replay succeeded
-    attempt: TransferAttempt | None = None  # None when it called another function of the token
+    attempt: TransferAttempt | None = None  # None when the arguments in its calldata do not decode
 
 
 @dataclass(frozen=True)
@@ -332,9 +336,13 @@ def _transfer_functions() -> Mapping[bytes, tuple[str, tuple[tuple[str, str], ..
     return functions
 
 
+def _calldata(transaction: Mapping[str, Any]) -> bytes:
+    return bytes.fromhex(str(transaction["input"]).removeprefix("0x"))
+
+
 def _attempt(transaction: Mapping[str, Any]) -> TransferAttempt | None:
     """Decode the transfer that TRANSACTION's calldata asked for; None for another function or undecodable data."""
-    data = bytes.fromhex(str(transaction["input"]).removeprefix("0x"))
+    data = _calldata(transaction)
     function = _transfer_functions().get(data[:4])
     if function is None:
         return None
@@ -375,11 +383,8 @@ def _reason(response: dict[str, Any], transaction: Mapping[str, Any], receipt: M
     return f"replay failed: {message}"
 
 
-def _rejections(w3: Web3, receipts: Sequence[dict[str, Any]]) -> list[Rejection]:
-    """Replay each failed transaction at the block before its own and decode why it failed."""
-    if not receipts:
-        return []
-    reader = PinnedReader(w3)
+def _transactions(reader: PinnedReader, receipts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Read the transaction of each of RECEIPTS, in the same order."""
     hashes = [str(receipt["transactionHash"]) for receipt in receipts]
     responses = reader.send(
         [("eth_getTransactionByHash", [tx_hash]) for tx_hash in hashes], f"reading {len(hashes)} failed transactions"
@@ -390,6 +395,29 @@ def _rejections(w3: Web3, receipts: Sequence[dict[str, Any]]) -> list[Rejection]
         if not isinstance(transaction, dict):
             raise ChainError(f"transaction {tx_hash}, whose receipt was read, was not found", hint="rerun the check")
         transactions.append(transaction)
+    return transactions
+
+
+def _rejections(w3: Web3, failed: Sequence[dict[str, Any]]) -> list[Rejection]:
+    """Keep the FAILED receipts whose transaction called a transfer function, replay each and decode why it failed."""
+    if not failed:
+        return []
+    reader = PinnedReader(w3)
+
+    # Only the selector in the calldata distinguishes a failed transfer from a failed pause() or grantRole().
+    selectors = _transfer_functions()
+    transfer_calls = [
+        (transaction, receipt)
+        for transaction, receipt in zip(_transactions(reader, failed), failed, strict=True)
+        if _calldata(transaction)[:4] in selectors
+    ]
+    skipped = len(failed) - len(transfer_calls)
+    if skipped:
+        log.debug("%s failed transactions to the token called no transfer function and are not rejections", skipped)
+    if not transfer_calls:
+        return []
+    transactions = [transaction for transaction, _ in transfer_calls]
+    receipts = [receipt for _, receipt in transfer_calls]
 
     # The state before the block is the closest one a standard eth_call can reach.
     # NOTE: a transaction that failed only because of an earlier one in its block may replay without failing.

@@ -12,11 +12,14 @@ from typing import Any
 
 import pytest
 from activity_support import (
+    FAILING_TX_GAS,
+    PARTITION_144A,
     TOKEN,
     failed_transfer,
     force_transfer,
     issue,
     register,
+    send,
     send_failing,
     transfer,
 )
@@ -89,16 +92,41 @@ def test_rejection_reason_is_decoded(chain: Any, environment: Environment) -> No
     assert rejection.reason.endswith("reason=9) (RECEIVER_NOT_QIB)")
 
 
-def test_failed_call_of_other_function_is_rejection(chain: Any, environment: Environment) -> None:
-    outsider = chain.accounts[7]
+def test_failed_admin_calls_are_not_rejections(chain: Any, environment: Environment) -> None:
+    alice, carol, outsider = chain.accounts[3], chain.accounts[5], chain.accounts[7]
+    register(chain, alice)
+    register(chain, carol, qib=False)
+    issue(chain, alice, 10)
+    token = chain.contracts["security_token"].functions
     start = int(chain.w3.eth.block_number) + 1
-    send_failing(chain.contracts["security_token"].functions.pause(), outsider)
+    send(token.pause(), chain.signer)
+    send_failing(token.pause(), chain.signer)  # EnforcedPause()
+    send(token.unpause(), chain.signer)
+    send_failing(token.pause(), outsider)  # AccessControlUnauthorizedAccount
+    send_failing(token.grantRole(bytes(32), outsider), outsider)
+    send_failing(token.issue(PARTITION_144A, carol, TOKEN), chain.signer)  # only DvPSettlement has MINTER_ROLE
+    rejected = failed_transfer(chain, alice, carol, 1)
+
+    activity = scan(chain, environment, start)
+
+    assert [r.tx_hash for r in activity.rejections] == ["0x" + rejected["transactionHash"].hex()]
+    assert activity.rejection_rate == (1, 1)
+
+
+def test_transfer_with_short_calldata_is_rejection(chain: Any, environment: Environment) -> None:
+    alice, bob = chain.accounts[3:5]
+    token = chain.contracts["security_token"]
+    # The selector of transfer(address,uint256) followed by only the first of its two arguments.
+    data = token.encode_abi("transfer", args=[bob, TOKEN])[: 2 + 2 * (4 + 32)]
+    start = int(chain.w3.eth.block_number) + 1
+    tx_hash = chain.w3.eth.send_transaction({"from": alice, "to": token.address, "data": data, "gas": FAILING_TX_GAS})
+    assert chain.w3.eth.wait_for_transaction_receipt(tx_hash)["status"] == 0
 
     (rejection,) = scan(chain, environment, start).rejections
 
-    assert rejection.sender == outsider
-    assert rejection.reason is not None
-    assert rejection.reason.startswith("AccessControlUnauthorizedAccount(")
+    assert rejection.tx_hash == "0x" + tx_hash.hex()
+    assert rejection.sender == alice
+    assert rejection.attempt is None
 
 
 def test_rejected_transfer_attempts_are_decoded(chain: Any, environment: Environment) -> None:
@@ -111,7 +139,6 @@ def test_rejected_transfer_attempts_are_decoded(chain: Any, environment: Environ
     send_failing(token.transfer(carol, 2 * TOKEN), alice)
     send_failing(token.transferFrom(alice, carol, 3 * TOKEN), bob)
     failed_transfer(chain, alice, carol, 4)
-    send_failing(token.pause(), bob)
 
     attempts = [rejection.attempt for rejection in scan(chain, environment, start).rejections]
 
@@ -119,7 +146,6 @@ def test_rejected_transfer_attempts_are_decoded(chain: Any, environment: Environ
         TransferAttempt("transfer", alice, carol, 2 * TOKEN),
         TransferAttempt("transferFrom", alice, carol, 3 * TOKEN),
         TransferAttempt("transferByPartition", alice, carol, 4 * TOKEN),
-        None,
     ]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from activity_support import failed_transfer, issue, register, transfer
+from activity_support import failed_transfer, issue, register, send_failing, transfer
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
@@ -361,6 +361,46 @@ def test_rejection_rate_at_maximum_is_ok(chain: Any, tmp_path: Path) -> None:
     (finding,) = [finding for finding in report.findings if finding.check == "rejection_rate"]
     assert "1 of 4 transfer transactions" in finding.message
     assert "failed: 25.00 %, within the maximum of 25 %" in finding.message
+
+
+def test_failed_pause_is_not_rejection(chain: Any, tmp_path: Path) -> None:
+    token = chain.contracts["security_token"].functions
+    send(token.pause(), chain.signer)
+    send_failing(token.pause(), chain.signer)  # EnforcedPause()
+    send(token.unpause(), chain.signer)
+
+    report = check(tmp_path, chain)
+
+    assert report.alerts == ()
+    (finding,) = [finding for finding in report.findings if finding.check == "rejection_rate"]
+    assert finding.message.startswith("no transfer transaction in blocks ")
+    assert json_findings(report)["rejection_rate"]["rejected"] == "0"
+    assert json.loads(report.to_json())["window"]["rejections"] == []
+
+
+def test_rejection_rate_ignores_failed_admin_calls(chain: Any, tmp_path: Path) -> None:
+    alice, bob, carol, outsider = chain.accounts[3:7]
+    register(chain, alice, bob)
+    register(chain, carol, qib=False)
+    issue(chain, alice, 100)
+    token = chain.contracts["security_token"].functions
+    for _ in range(3):
+        transfer(chain, alice, bob, 1)
+    rejected = failed_transfer(chain, alice, carol, 1)
+    send(token.pause(), chain.signer)
+    send_failing(token.pause(), chain.signer)  # EnforcedPause()
+    send(token.unpause(), chain.signer)
+    send_failing(token.grantRole(bytes(32), outsider), outsider)  # AccessControlUnauthorizedAccount
+
+    report = check(tmp_path, chain, 'checks: {max_rejection_rate_percent: "25"}\n')
+
+    assert report.alerts == ()
+    (finding,) = [finding for finding in report.findings if finding.check == "rejection_rate"]
+    assert "1 of 4 transfer transactions" in finding.message
+    assert "failed: 25.00 %, within the maximum of 25 %" in finding.message
+    (listed,) = json.loads(report.to_json())["window"]["rejections"]
+    assert listed["tx_hash"] == "0x" + rejected["transactionHash"].hex()
+    assert listed["attempt"]["function"] == "transferByPartition"
 
 
 def test_check_honours_log_block_range(chain: Any, tmp_path: Path) -> None:
