@@ -26,8 +26,14 @@ from reconciler.execution.journal import DEFAULT_JOURNAL_DIR, Journal
 from reconciler.execution.lock import DEFAULT_LOCK_DIR, acquire_lock
 from reconciler.execution.signer import Signer, load_signer
 from reconciler.execution.staleness import already_applied, check_plan_holds
-from reconciler.execution.transactions import ProgressCallback, TransactionRequest
-from reconciler.gitops.audit import DEFAULT_AUDIT_DIR, apply_record, write_record
+from reconciler.execution.transactions import (
+    ExecutionResult,
+    OutcomeStatus,
+    ProgressCallback,
+    TransactionRequest,
+    outcome_of,
+)
+from reconciler.gitops.audit import DEFAULT_AUDIT_DIR, apply_record, record_path, write_record
 from reconciler.model import Environment
 from reconciler.planning.calls import DEFAULT_GAS_CAP, Function
 from reconciler.planning.plan import PlanOptions, build_plan, document_digest, plan_document
@@ -87,9 +93,13 @@ def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
         if request.plan_file is not None:
             document = read_plan_file(request.plan_file, environment)
             observation = observe(w3, environment)
-            check_plan_holds(document, observation, signer.address)
+            journal = Journal(environment.name, str(document["digest"]), directory=request.journal_dir)
+            check_plan_holds(document, observation, signer.address, journaled=bool(journal.records))
             output.show(f"Plan {document['digest']} still holds at block {observation.block_number}.")
             if already_applied(document, observation):
+                # An earlier run of this plan may have died after its last receipt and before its audit record.
+                if journal.records:
+                    _finish_journaled(w3, signer, desired, document, journal, request, output, lock)
                 output.show("Every change of this plan is on chain already: nothing to send.")
                 _verify(desired, w3, signer, request, output)
                 return
@@ -99,7 +109,7 @@ def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
         else:
             # A run that crashed left its journal: wait for what it sent before planning again,
             # so a transaction still pending is never sent a second time under a new plan.
-            _finish_interrupted_runs(w3, signer, environment, request, output, lock)
+            _finish_interrupted_runs(w3, signer, desired, request, output, lock)
             plan = make_plan(
                 PlanRequest(
                     env=request.env,
@@ -135,15 +145,7 @@ def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
         output.show(result.describe())
 
         # The audit trail names the commit that authorised what was sent, failed transactions included.
-        record = apply_record(document, result.outcomes, desired.state, commit=document.get("git_commit"))
-        written = write_record(
-            record,
-            str(document["digest"]),
-            state_dir=request.state_dir,
-            audit_dir=request.audit_dir,
-            git_notes=request.git_notes,
-        )
-        output.show(written.describe())
+        _write_audit_record(document, result, desired, request, output)
         result.raise_for_failures()
 
         # Converged only when a fresh plan from the chain as it is now is empty.
@@ -197,23 +199,76 @@ def _keep_plan_beside(journal: Journal, document: Mapping[str, Any]) -> None:
         path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def _finish_interrupted_runs(
-    w3: Any, signer: Signer, environment: Environment, request: ApplyRequest, output: ApplyOutput, lock: Any
+def _write_audit_record(
+    document: Mapping[str, Any], result: ExecutionResult, desired: DesiredState, request: ApplyRequest, output: ApplyOutput
 ) -> None:
-    """Wait for every transaction that an interrupted run of ENVIRONMENT journaled but did not see mined.
+    """Write the audit record of plan DOCUMENT with each outcome of RESULT, to its file and git note."""
+    record = apply_record(document, result.outcomes, desired.state, commit=document.get("git_commit"))
+    written = write_record(
+        record,
+        str(document["digest"]),
+        state_dir=request.state_dir,
+        audit_dir=request.audit_dir,
+        git_notes=request.git_notes,
+    )
+    output.show(written.describe())
+
+
+def _finish_interrupted_runs(
+    w3: Any, signer: Signer, desired: DesiredState, request: ApplyRequest, output: ApplyOutput, lock: Any
+) -> None:
+    """Finish every interrupted run of the environment: settle what it journaled, and write its audit record.
 
     Only the journaled transactions are resumed: the ones that run had not
     signed yet are left to the fresh plan, which is made from the chain after
     them and so is checked against the YAML as it is now.
     """
+    environment = desired.environment
     folder = request.journal_dir / environment.name
     for plan_copy in sorted(folder.glob("*.plan.json")):
         document = json.loads(plan_copy.read_text(encoding="utf-8"))
         journal = Journal(environment.name, str(document["digest"]), directory=request.journal_dir)
-        if not journal.records or all(record.final for record in journal.records.values()):
-            continue
-        journaled = transaction_requests(document)[: max(journal.records) + 1]
-        _approve_resending(document, journal, plan_copy, environment, request, output)
+        if journal.records:
+            _finish_journaled(w3, signer, desired, document, journal, request, output, lock)
+
+
+def _finish_journaled(
+    w3: Any,
+    signer: Signer,
+    desired: DesiredState,
+    document: Mapping[str, Any],
+    journal: Journal,
+    request: ApplyRequest,
+    output: ApplyOutput,
+    lock: Any,
+) -> None:
+    """Settle the transactions that JOURNAL recorded for plan DOCUMENT, and write the plan's audit record once.
+
+    A run killed while its transactions were pending left records that are
+    not final: they pass apply's gates again, and are awaited or resent. A run
+    killed after its last receipt and before its audit record left only final
+    records: their outcomes are taken from the journal and nothing is sent.
+    The record is written when every journaled transaction is final and the
+    digest has no final record yet, so this writes each digest's record at
+    most once. A record with pending transactions, which a run whose receipts
+    timed out writes, is not final and is replaced. Raises ExecutionError
+    when a journaled transaction failed.
+    """
+    environment = desired.environment
+    settled = all(record.final for record in journal.records.values())
+    if settled and _has_final_record(request.audit_dir, environment.name, str(document["digest"])):
+        return
+
+    journaled = transaction_requests(document)[: max(journal.records) + 1]
+    if settled:
+        count = len(journal.records)
+        output.show(
+            f"Recording the interrupted apply of plan {document['digest']}: its {count} journaled "
+            f"{'transaction is' if count == 1 else 'transactions are'} final, but it stopped before its audit record."
+        )
+        result = _journal_result(journaled, journal)
+    else:
+        _approve_resending(document, journal, _plan_copy_path(journal), environment, request, output)
         result = execute(
             w3,
             signer,
@@ -225,8 +280,46 @@ def _finish_interrupted_runs(
             progress=output.progress,
             lock=lock,
         )
-        output.show(result.describe())
-        result.raise_for_failures()
+    output.show(result.describe())
+
+    # A transaction still pending gets its outcome on the next run, which writes the record then.
+    if not result.with_status(OutcomeStatus.PENDING):
+        _write_audit_record(document, result, desired, request, output)
+    result.raise_for_failures()
+
+
+def _journal_result(requests: Sequence[TransactionRequest], journal: Journal) -> ExecutionResult:
+    """Return the outcomes of REQUESTS as JOURNAL records them, without reading the chain."""
+    outcomes = tuple(
+        outcome_of(
+            request,
+            journal.records.get(request.index),
+            from_journal=True,
+            revert=None,
+            not_sent_reason=None,
+            pending_reason=None,
+        )
+        for request in requests
+    )
+    return ExecutionResult(outcomes, journal.path)
+
+
+def _has_final_record(audit_dir: Path, environment: str, digest: str) -> bool:
+    """Tell whether the audit record file of plan DIGEST exists, is readable, and has no pending transaction."""
+    path = record_path(audit_dir, environment, digest)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        # A crash while the file was written leaves it truncated, and the rewrite replaces it.
+        log.warning("rewriting the unreadable audit record %s: %s", path, error)
+        return False
+    if not isinstance(record, dict):
+        log.warning("rewriting the audit record %s, which is not a JSON object", path)
+        return False
+    transactions = record.get("transactions", [])
+    return all(transaction.get("status") != OutcomeStatus.PENDING.value for transaction in transactions)
 
 
 def _approve_resending(

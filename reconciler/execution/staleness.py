@@ -6,18 +6,31 @@ simulated run (`reads.sets`, None for a removed key). `jinbi apply PLAN_FILE`
 runs only if each value on chain now is one the plan can explain:
 
 - the value read, when nothing changed it;
-- the value after the simulated run, when an earlier apply of this plan sent
-  the transaction that writes it;
+- the value after the simulated run, when the journal of this plan's digest
+  has a record, so an earlier apply of this plan may have sent the
+  transaction that writes it;
 - any value of a field that the chain stamps with the block's time
   (`booked_at`, `closed_at`, `paid_at`, `recorded_at`, `attested_at`,
-  `executed_at`) and that the plan sets, because the real block is not the
-  simulated one;
+  `executed_at`) and that the plan sets, under the same journal condition,
+  because the real block is not the simulated one;
 - any value of an aggregate (a collection count, the treasury's USDC balance
-  or allowance, the holders of a role) that two or more of the plan's transactions write. An
-  interrupted apply leaves such a value between two of them, and the
-  simulation records only the value after the last.
+  or allowance, the holders of a role) that two or more of the plan's
+  transactions write, under the same journal condition. An interrupted apply
+  leaves such a value between two of them, and the simulation records only
+  the value after the last.
+
+Without a journal record, someone else wrote each value that differs from
+the one read, even a value equal to the plan's own result. Sending the plan
+would repeat that change, and the contract reverts a reused id or a second
+pause. The exception is a plan whose every change is on chain already
+(`already_applied`): apply sends nothing then, so the values after the
+simulated run are accepted, and a plan applied again from a working folder
+without its journal ends with "nothing to send" instead of a stale error.
 
 Every other difference was made by someone else, and the plan is stale.
+NOTE: the journal condition is per plan, not per transaction, so once any
+transaction of the plan is journaled, someone else's write of a value that
+a later transaction of the plan sets is taken for this plan's own.
 NOTE: aggregates are covered by the items they count, except the treasury's
 balance and allowance. With two or more of their writers in the plan, another
 signer's change to them is not detected here, and shows only as a failed
@@ -63,8 +76,12 @@ AGGREGATE_WRITERS: Mapping[str, frozenset[Function]] = {
 }
 
 
-def check_plan_holds(document: Mapping[str, Any], observation: Observation, signer: str) -> None:
-    """Raise PlanError unless the plan's chain and signer match, and every value on chain is one the plan explains."""
+def check_plan_holds(document: Mapping[str, Any], observation: Observation, signer: str, *, journaled: bool) -> None:
+    """Raise PlanError unless the plan's chain and signer match, and every value on chain is one the plan explains.
+
+    JOURNALED is true when the journal of the plan's digest has a record,
+    because an earlier apply of this plan may then have sent transactions.
+    """
     if observation.chain_id != document["chain_id"]:
         raise PlanError(
             f"the plan is for chain id {document['chain_id']}, but the RPC node serves chain id {observation.chain_id}",
@@ -76,7 +93,13 @@ def check_plan_holds(document: Mapping[str, Any], observation: Observation, sign
             hint="apply with the key the plan names, or plan again with this signer",
         )
     reads = document["reads"]
-    stale = stale_values(reads["values"], reads["sets"], observation.reads, loose_aggregates(document))
+    if journaled:
+        stale = stale_values(reads["values"], reads["sets"], observation.reads, loose_aggregates(document))
+    elif already_applied(document, observation):
+        stale = stale_values(reads["values"], reads["sets"], observation.reads)
+    else:
+        # Nothing of this plan was sent, so only the values it read explain the chain.
+        stale = stale_values(reads["values"], {}, observation.reads)
     if stale:
         shown = "\n".join(f"  {line}" for line in stale[:STALE_VALUES_SHOWN])
         more = len(stale) - STALE_VALUES_SHOWN

@@ -183,9 +183,8 @@ def write_record(
     none. Otherwise the skip is logged. Raises GitError when git fails to
     write the note.
     """
-    folder = audit_dir / str(record["environment"])
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name.replace(':', '-')}.json"
+    path = record_path(audit_dir, str(record["environment"]), name)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     if not git_notes:
@@ -201,6 +200,11 @@ def write_record(
     append_note(repository, commit, json.dumps(record, sort_keys=True, separators=(",", ":")))
     log.info("appended the audit record to the note of commit %s under %s", commit, NOTES_REF)
     return WrittenRecord(path, commit)
+
+
+def record_path(audit_dir: Path, environment: str, name: str) -> Path:
+    """Return the file of ENVIRONMENT's record NAME under AUDIT_DIR, such as a plan digest or a break-glass name."""
+    return audit_dir / environment / f"{name.replace(':', '-')}.json"
 
 
 def _note_target(repository: git.Repo, commit: object) -> str | None:

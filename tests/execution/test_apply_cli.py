@@ -10,7 +10,9 @@ Cases: mining paused while apply waits, and a second apply meanwhile; a
 transaction that reverts because another process took its booking id; a
 stale plan; an edited plan file; a plan file of another environment; the
 same plan applied twice; no confirmation without --auto-approve. The last
-tests scan every output and file for the signing key.
+tests scan every output and file for the signing key, rerun a fresh apply
+after a crash, and apply a plan file one of whose changes someone else made
+first.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cli_support import ENV, Completed, edit_yaml, made_up_address, texts_with_key, written_texts
+import pytest
+from cli_support import ENV, Completed, converge, edit_yaml, made_up_address, texts_with_key, written_texts
 from execution_support import set_automine, txpool_hashes
 from target_world import BOOKING_BOOKED, TRANSACTIONS, World, assert_converged_once
 from web3 import Web3
@@ -318,3 +321,74 @@ def test_fresh_plan_rerun_waits_for_crashed_run(target_world: World) -> None:
     assert f"{TRANSACTIONS} transactions: {TRANSACTIONS} confirmed" in finished.stdout
     assert "1 transaction: 1 confirmed" in finished.stdout, finished.stdout
     assert w3.eth.get_transaction_count(dev_account().address) == target_world.nonce_before + TRANSACTIONS + 1
+
+
+# --- a change of the plan that someone else made first -----------------------
+
+NEW_SNAPSHOT = ("2027-Q1", "QmSWc9JeZndVuJjSNSpxHcwiWrKLo4c5MYY1i2n4p1UWju")
+NEW_ATTESTATION = ("monthly-custody-202612", "bafkreibnoelefnzgwbcacyt4vh52ymxvzbjq7mmqhtcnwarfq4lzegsiqe")
+
+
+def record_snapshot_first(world: World, document: dict[str, Any], state_dir: Path, folder: Path) -> str:
+    """Send the plan's own recordSnapshots call from the plan's signer, outside `jinbi apply`; return the stale line."""
+    (call,) = [item for item in document["transactions"] if item["function"] == "TransferAgentBridge.recordSnapshots"]
+    w3 = world.chain.w3
+    tx_hash = w3.eth.send_transaction({"from": dev_account().address, "to": call["to"], "data": call["data"]})
+    assert w3.eth.wait_for_transaction_receipt(tx_hash)["status"] == 1
+    period, cid = NEW_SNAPSHOT
+    return f"cap_table_snapshots/{period}/cid: the plan read absent, the chain now has {cid}"
+
+
+def pause_first(world: World, document: dict[str, Any], state_dir: Path, folder: Path) -> str:
+    """Pause the token with `jinbi pause`, as the on-call engineer would; return the stale line."""
+    paused = world.workspace.forked(
+        "pause", "--env", ENV, "--state-dir", str(state_dir), "--reason", "custodian incident", cwd=folder
+    )
+    assert paused.returncode == 0, paused.describe()
+    return "security_token/paused: the plan read false, the chain now has true"
+
+
+@pytest.mark.parametrize("change_first", [record_snapshot_first, pause_first], ids=["snapshot", "pause"])
+def test_plan_change_made_by_other_is_stale(target_world: World, change_first: Any) -> None:
+    folder = target_world.new_case(f"made-by-other-{change_first.__name__}")
+    workspace, w3 = target_world.workspace, target_world.chain.w3
+    state_dir = folder / "state"
+    shutil.copytree(workspace.env_dir, state_dir / ENV)
+    assert converge(w3, state_dir) == TRANSACTIONS
+
+    # A reviewed plan that pauses the token and records a snapshot and an attestation.
+    period, cid = NEW_SNAPSHOT
+    label, attestation_cid = NEW_ATTESTATION
+    edit_yaml(state_dir / ENV / "pause.yaml", lambda document: document.update(paused=True, reason="custody review"))
+    edit_yaml(state_dir / ENV / "cap-tables.yaml", lambda document: document["snapshots"].update({period: {"cid": cid}}))
+    edit_yaml(state_dir / ENV / "attestations.yaml", lambda document: document["attestations"].update(
+        {label: {"scope": "monthly-custody", "cid": attestation_cid}}
+    ))  # fmt: skip
+    plan_file = folder / "plan.json"
+    planned = workspace.forked("plan", "--env", ENV, "--state-dir", str(state_dir), "--out", str(plan_file), cwd=folder)
+    assert planned.returncode == 0, planned.describe()
+    document = json.loads(plan_file.read_text())
+    assert [item["function"] for item in document["transactions"]] == [
+        "CompliantSecurityToken.pause",
+        "TransferAgentBridge.recordSnapshots",
+        "CustodyAttestations.recordAttestations",
+    ]
+
+    # Someone else makes one of its changes, with the plan's signer, before the plan is applied.
+    stale_line = change_first(target_world, document, state_dir, folder)
+    before = nonce(target_world)
+
+    result = workspace.forked(
+        "apply", "--env", ENV, "--state-dir", str(state_dir), str(plan_file), "--auto-approve", cwd=folder
+    )
+
+    assert result.returncode == 1, result.describe()
+    assert result.stdout == ""
+    assert "error: the plan is stale: " in result.stderr
+    assert f"read at block {document['block']['number']} changed since, by someone other than this plan:\n" in (
+        result.stderr
+    )
+    assert f"  {stale_line}\n" in result.stderr
+    assert "hint: plan again from the chain as it is now, and have the new plan reviewed\n" in result.stderr
+    assert nonce(target_world) == before
+    assert not (folder / ".jinbi" / "journal" / ENV / f"{document['digest'].replace(':', '-')}.json").exists()

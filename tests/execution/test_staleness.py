@@ -1,4 +1,8 @@
-"""Which on-chain values a plan file explains: read, set by the plan, stamped by the chain, or between two of its writes."""
+"""Which on-chain values a plan file explains: read, set by the plan, stamped by the chain, or between two of its writes.
+
+The values after the simulated run explain the chain only when the plan's journal has records, or when every change of
+the plan is on chain already.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.execution.staleness import already_applied, loose_aggregates, stale_values
+from reconciler.errors import PlanError
+from reconciler.execution.staleness import already_applied, check_plan_holds, loose_aggregates, stale_values
 
 INVESTOR = "investors/0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 BLOCKED = "sanctions/0x417568b76BB9809aBa037e3fdfB5BF38CC5561A3/blocked"
@@ -89,3 +94,35 @@ def test_already_applied_accepts_real_block_times() -> None:
     assert already_applied(plan_document([], SETS), observation)
     observation.reads = {**applied, BLOCKED: "true"}
     assert not already_applied(plan_document([], SETS), observation)
+
+
+SIGNER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+
+
+def plan_file_document(sets: dict[str, str | None]) -> dict[str, Any]:
+    return {
+        "chain_id": 31337, "signer": SIGNER, "block": {"number": 7}, "transactions": [],
+        "reads": {"values": READ, "sets": sets},
+    }  # fmt: skip
+
+
+def chain_reads(reads: dict[str, str]) -> Any:
+    return type("Observation", (), {"chain_id": 31337, "reads": reads})()
+
+
+def test_set_value_without_journal_is_stale() -> None:
+    partly_applied = {**READ, "counts/blocked": "13"}  # one change made, the others not
+
+    with pytest.raises(PlanError) as raised:
+        check_plan_holds(plan_file_document(SETS), chain_reads(partly_applied), SIGNER, journaled=False)
+
+    assert str(raised.value).endswith("\n  counts/blocked: the plan read 9, the chain now has 13")
+    check_plan_holds(plan_file_document(SETS), chain_reads(partly_applied), SIGNER, journaled=True)
+
+
+def test_fully_applied_plan_holds_without_journal() -> None:
+    applied = {**READ, "counts/blocked": "13", "allocations/A-2/booked_at": "1798675299", "allocations/A-2/status": "booked",
+               "allocations/A-1/closed_at": "1798675300"}  # fmt: skip
+    del applied[BLOCKED]
+
+    check_plan_holds(plan_file_document(SETS), chain_reads(applied), SIGNER, journaled=False)
