@@ -17,17 +17,19 @@ import json
 import logging
 import os
 import platform
+import queue
 import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psutil
 import yaml
@@ -58,6 +60,15 @@ DEV_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f
 # latest round before the morning check raises an alert.
 FEED_HEARTBEATS = {"XAU/USD": 3600, "USDC/USD": 86400}
 FEED_DECIMALS = 8
+
+# The devnet's anvil options besides its host, port and output.
+DEVNET_ARGUMENTS = (
+    "--chain-id", str(CHAIN_ID),
+    "--gas-limit", str(BLOCK_GAS_LIMIT),
+    "--timestamp", str(GENESIS_TIMESTAMP),
+)  # fmt: skip
+# The line anvil prints once it listens, such as "Listening on 127.0.0.1:8545".
+LISTENING_RE = re.compile(rb"Listening on [0-9.]+:([0-9]+)")
 
 # Settings a user may edit in the environment file; `up` keeps their values.
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -157,9 +168,7 @@ def start_anvil(port: int, *, log_path: Path | None = None, detach: bool = False
         str(anvil),
         "--host", HOST,
         "--port", str(port),
-        "--chain-id", str(CHAIN_ID),
-        "--gas-limit", str(BLOCK_GAS_LIMIT),
-        "--timestamp", str(GENESIS_TIMESTAMP),
+        *DEVNET_ARGUMENTS,
         # Without --silent anvil prints its development accounts' private keys.
         "--silent",
     ]  # fmt: skip
@@ -182,6 +191,49 @@ def start_anvil(port: int, *, log_path: Path | None = None, detach: bool = False
         raise
     log.info("anvil started on %s (pid %s)", rpc_url(port), process.pid)
     return process
+
+
+def spawn_anvil_on_free_port(arguments: Sequence[str], timeout: float = 30.0) -> tuple[subprocess.Popen[bytes], int]:
+    """Start anvil with ARGUMENTS on a port that anvil's own bind chooses, and return the process and the port.
+
+    A port probed free beforehand can be taken by another program before anvil
+    binds it, and a client would then talk to that program's chain. Port 0
+    leaves no such gap. Anvil announces the chosen port only without
+    --silent, so its output, which also lists its public development keys, is
+    read for that line and then discarded, never logged.
+    """
+    command = [str(find_anvil()), "--host", HOST, "--port", "0", *arguments]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    announced: queue.Queue[int | None] = queue.Queue(maxsize=1)
+    threading.Thread(target=_read_port, args=(process.stdout, announced), daemon=True).start()
+    try:
+        port = announced.get(timeout=timeout)
+    except queue.Empty:
+        stop_process(process.pid)
+        raise DevnetError(
+            f"anvil did not announce its port within {timeout:.0f} s",
+            hint="check the machine's load, or run node_modules/.bin/anvil by hand to see its output",
+        ) from None
+    if port is None:
+        process.wait()
+        raise DevnetError(
+            f"anvil exited with code {process.returncode} before it announced its port",
+            hint="run node_modules/.bin/anvil by hand to see its error",
+        )
+    return process, port
+
+
+def _read_port(stream: IO[bytes], announced: queue.Queue[int | None]) -> None:
+    """Put the port of anvil's "Listening on" line into ANNOUNCED (None at end of output), and drain STREAM."""
+    port = None
+    for line in stream:
+        if port is None:
+            match = LISTENING_RE.search(line)
+            if match:
+                port = int(match[1])
+                announced.put(port)
+    if port is None:
+        announced.put(None)
 
 
 def _wait_until_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -251,9 +303,12 @@ class LocalChain:
     def start(cls, port: int | None = None) -> LocalChain:
         from reconciler.chain.deploy import deploy_suite
 
-        chosen = port or free_port()
-        process = start_anvil(chosen)
+        if port is None:
+            process, chosen = spawn_anvil_on_free_port(DEVNET_ARGUMENTS)
+        else:
+            process, chosen = start_anvil(port), port
         try:
+            _wait_until_ready(chosen, process)
             w3 = connect(chosen)
             deployment = deploy_suite(w3, dev_account())
         except BaseException:

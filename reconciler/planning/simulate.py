@@ -26,7 +26,7 @@ from web3.exceptions import ContractLogicError, Web3Exception
 from reconciler.chain.errors import decode_revert, revert_data
 from reconciler.chain.observe import observe
 from reconciler.desired.state import DesiredState
-from reconciler.devnet import HOST, connect, find_anvil, free_port, stop_process
+from reconciler.devnet import connect, spawn_anvil_on_free_port, stop_process
 from reconciler.errors import DevnetError
 from reconciler.planning.changes import Change, Kind, Operation
 from reconciler.planning.diff import diff
@@ -84,15 +84,7 @@ def simulate_plan(plan: Plan, desired: DesiredState, rpc_url: str) -> Plan:
 @contextmanager
 def _fork(plan: Plan, rpc_url: str) -> Iterator[Web3]:
     """Start anvil on a free port, fork the chain at the plan's block, and stop anvil afterwards."""
-    port = free_port()
-    command = [
-        str(find_anvil()),
-        "--host", HOST,
-        "--port", str(port),
-        "--chain-id", str(plan.chain_id),
-        "--silent",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process, port = spawn_anvil_on_free_port(["--chain-id", str(plan.chain_id)], FORK_START_TIMEOUT_SECONDS)
     try:
         w3 = connect(port)
         _wait_for(w3, process)
