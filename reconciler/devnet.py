@@ -208,6 +208,9 @@ def spawn_anvil_on_free_port(arguments: Sequence[str], timeout: float = 30.0) ->
     threading.Thread(target=_read_port, args=(process.stdout, announced), daemon=True).start()
     try:
         port = announced.get(timeout=timeout)
+    except KeyboardInterrupt:
+        stop_process(process.pid)  # Ctrl-C while anvil starts: no anvil outlives the command
+        raise
     except queue.Empty:
         stop_process(process.pid)
         raise DevnetError(

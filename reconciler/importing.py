@@ -85,7 +85,7 @@ class LeftOut:
 
     kind: str  # a key of FINAL_RECORD_KINDS
     key: str
-    problems: tuple[str, ...]  # the loader's messages
+    problems: tuple[str, ...]  # the loader's messages, each with its hint
 
     @property
     def file(self) -> str:
@@ -440,7 +440,8 @@ def _rejected_records(texts: Mapping[str, str], diagnostics: list[Diagnostic]) -
         for diagnostic in found:
             for key, (first, last) in spans.items():
                 if first <= diagnostic.line <= last:
-                    problems.setdefault((kind, key), []).append(diagnostic.message)
+                    hint = f" ({diagnostic.hint})" if diagnostic.hint else ""
+                    problems.setdefault((kind, key), []).append(diagnostic.message + hint)
     return [LeftOut(kind, key, tuple(dict.fromkeys(messages))) for (kind, key), messages in problems.items()]
 
 

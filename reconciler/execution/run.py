@@ -94,13 +94,21 @@ def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
             document = read_plan_file(request.plan_file, environment)
             observation = observe(w3, environment)
             journal = Journal(environment.name, str(document["digest"]), directory=request.journal_dir)
+            if journal.records and not document["reads"]["sets"]:
+                # Without the simulation's values, this plan's own writes look like someone else's to the
+                # staleness check, so only what the interrupted apply journaled is finished.
+                _finish_journaled(w3, signer, desired, document, journal, request, output, lock)
+                _check_all_sent(document, journal, environment)
+                output.show("Every transaction of this plan was sent: nothing more to send.")
+                _verify(desired, w3, signer, request, output)
+                return
             check_plan_holds(document, observation, signer.address, journaled=bool(journal.records))
             output.show(f"Plan {document['digest']} still holds at block {observation.block_number}.")
             if already_applied(document, observation):
                 # An earlier run of this plan may have died after its last receipt and before its audit record.
                 if journal.records:
                     _finish_journaled(w3, signer, desired, document, journal, request, output, lock)
-                output.show("Every change of this plan is on chain already: nothing to send.")
+                output.show("Every change of this plan is on chain now: nothing more to send.")
                 _verify(desired, w3, signer, request, output)
                 return
             output.show(str(document["summary"]["text"]))
@@ -249,8 +257,8 @@ def _finish_journaled(
     killed after its last receipt and before its audit record left only final
     records: their outcomes are taken from the journal and nothing is sent.
     The record is written when every journaled transaction is final and the
-    digest has no final record yet, so this writes each digest's record at
-    most once. A record with pending transactions, which a run whose receipts
+    digest has no final record yet, so a digest's record is written once
+    unless its file is removed. A record with pending transactions, which a run whose receipts
     timed out writes, is not final and is replaced. Raises ExecutionError
     when a journaled transaction failed.
     """
@@ -286,6 +294,17 @@ def _finish_journaled(
     if not result.with_status(OutcomeStatus.PENDING):
         _write_audit_record(document, result, desired, request, output)
     result.raise_for_failures()
+
+
+def _check_all_sent(document: Mapping[str, Any], journal: Journal, environment: Environment) -> None:
+    """Raise PlanError when the unsimulated plan DOCUMENT has transactions that JOURNAL never recorded."""
+    unsent = len(document["transactions"]) - len(journal.records)
+    if unsent:
+        raise PlanError(
+            f"plan {document['digest']} was not simulated, so after its interrupted apply the chain cannot be "
+            f"checked against it: its journaled transactions are finished, and its other {unsent} were not sent",
+            hint=f"run `jinbi apply --env {environment.name}` to plan the rest from the chain as it is now",
+        )
 
 
 def _journal_result(requests: Sequence[TransactionRequest], journal: Journal) -> ExecutionResult:

@@ -25,7 +25,7 @@ would repeat that change, and the contract reverts a reused id or a second
 pause. The exception is a plan whose every change is on chain already
 (`already_applied`): apply sends nothing then, so the values after the
 simulated run are accepted, and a plan applied again from a working folder
-without its journal ends with "nothing to send" instead of a stale error.
+without its journal ends with "nothing more to send" instead of a stale error.
 
 Every other difference was made by someone else, and the plan is stale.
 NOTE: the journal condition is per plan, not per transaction, so once any

@@ -428,6 +428,9 @@ def sorted_actions(actions: Sequence[Action]) -> list[Action]:
 
 
 def _key_order(action: Action) -> str:
+    if action.kind is Kind.FORCE_TRANSFER and action.position is not None:
+        # Orders go out as the file lists them, so a later order may spend what an earlier one delivered.
+        return f"{action.position.line:010d}"
     return item_order(action.kind, action.key) if action.kind is not None else action.key
 
 

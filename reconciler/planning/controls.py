@@ -88,7 +88,7 @@ def control_actions(
             problems.append(_executed_order_edit(change, environment))
 
     problems.extend(_last_admin_problems(actions, roles, desired))
-    problems.extend(_balance_problems(actions, balances, environment))
+    problems.extend(_balance_problems(sorted_actions(actions), balances, environment))
     warnings = _order_warnings(actions, desired, observed) if observed is not None else []
     return ControlOutcome(tuple(actions), tuple(problems), tuple(warnings))
 
@@ -159,9 +159,10 @@ def _last_admin_problems(actions: Sequence[Action], roles: RoleHolders, desired:
             holders.discard(assignment.holder.lower())
             revoked[assignment.contract].append(action)
 
-    # The suite's own contracts and the zero address cannot send a grantRole, so they do not count as admins.
-    contracts = desired.environment.contracts
-    unusable = {str(getattr(contracts, field.name)).lower() for field in fields(contracts)} | {ZERO_ADDRESS}
+    # The suite's contracts, the price feeds and the zero address never send a grantRole: they do not count as admins.
+    environment = desired.environment
+    unusable = {str(getattr(environment.contracts, field.name)).lower() for field in fields(environment.contracts)}
+    unusable |= {feed.address.lower() for feed in environment.price_feeds.values()} | {ZERO_ADDRESS}
 
     problems = []
     for contract, revocations in sorted(revoked.items()):
@@ -186,7 +187,8 @@ def _last_admin_problems(actions: Sequence[Action], roles: RoleHolders, desired:
                 f"the plan would revoke {ADMIN_ROLE} on {last.function.spec.contract_name} from {revoked_holders}, "
                 f"{consequence}",
                 f"write granted for at least one {ADMIN_ROLE} holder of {contract} that is an account or a "
-                "Safe, not a contract of the suite (a new admin is granted before any revocation is sent)",
+                "Safe, not a contract of the suite or a price feed (a new admin is granted before any revocation "
+                "is sent)",
                 last.position,
             )
         )

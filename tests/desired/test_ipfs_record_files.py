@@ -91,8 +91,9 @@ def test_invalid_cids_rejected(tree: StateTree, cid: str, message: str) -> None:
         "banana",
         '"2026-12-01"',
         '"Q4-2024"',
+        '"0000-01"',
     ],
-    ids=["space", "too-long", "empty", "tab", "line-feed", "quarter-5", "month-13", "word", "day", "quarter-first"],
+    ids=["space", "too-long", "empty", "tab", "line-feed", "quarter-5", "month-13", "word", "day", "quarter-first", "year-0"],
 )
 def test_invalid_period_rejected(tree: StateTree, period: str) -> None:
     tree.write("cap-tables.yaml", snapshots(f'{period}: {{cid: "{CIDV0}"}}'))

@@ -217,7 +217,7 @@ def test_same_plan_twice_sends_once(target_world: World) -> None:
     second = workspace.forked(*target_world.apply_args("--auto-approve"), cwd=elsewhere)
 
     assert second.returncode == 0, second.describe()
-    assert "Every change of this plan is on chain already: nothing to send.\n" in second.stdout
+    assert "Every change of this plan is on chain now: nothing more to send.\n" in second.stdout
     assert "Apply complete: the chain matches the YAML" in second.stdout
     assert not (elsewhere / ".jinbi" / "journal").exists()
     assert_converged_once(target_world)

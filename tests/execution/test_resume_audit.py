@@ -124,14 +124,20 @@ def test_resumed_apply_writes_audit_record(target_world: World) -> None:
     assert noted_digests(folder) == [digest]
 
 
-@pytest.mark.parametrize("plan_file", [False, True], ids=["fresh-plan", "plan-file"])
-def test_apply_killed_before_audit_record(target_world: World, plan_file: bool) -> None:
-    folder = target_world.new_case(f"resume-audit-final-{'plan-file' if plan_file else 'fresh-plan'}")
+@pytest.mark.parametrize("plan_file", ["", "simulated", "unsimulated"], ids=["fresh-plan", "plan-file", "unsimulated-file"])
+def test_apply_killed_before_audit_record(target_world: World, plan_file: str) -> None:
+    folder = target_world.new_case(f"resume-audit-final-{plan_file or 'fresh-plan'}")
     workspace, w3 = target_world.workspace, target_world.chain.w3
     state_dir = committed_state(target_world, folder)
     arguments = ("apply", "--env", ENV, "--state-dir", str(state_dir), "--auto-approve", "--no-simulate")
-    if plan_file:
+    if plan_file == "simulated":
         arguments = (*arguments, str(target_world.plan_file))
+    elif plan_file == "unsimulated":
+        # Without the simulation's values, the rerun cannot tell this plan's own writes from anyone else's.
+        unsimulated = folder / "unsimulated.json"
+        planned = workspace.jinbi("plan", "--env", ENV, "--state-dir", str(state_dir), "--no-simulate", "--out", str(unsimulated))
+        assert planned.returncode == 0, planned.describe()
+        arguments = (*arguments, str(unsimulated))
 
     # Killed right after the journal recorded the last receipt: every transaction is final, no record is written.
     killed = workspace.forked(*arguments, cwd=folder, kill_at_save=LAST_JOURNAL_WRITE, kill_when="after")
@@ -148,6 +154,8 @@ def test_apply_killed_before_audit_record(target_world: World, plan_file: bool) 
         "but it stopped before its audit record.\n"
     ) in rerun.stdout
     assert f"{TRANSACTIONS} transactions: {TRANSACTIONS} confirmed" in rerun.stdout
+    if plan_file == "unsimulated":
+        assert "Every transaction of this plan was sent: nothing more to send.\n" in rerun.stdout
     assert w3.eth.get_transaction_count(dev_account().address) == nonce_after_kill
     record = record_file(folder, digest)
     assert [transaction["status"] for transaction in record["transactions"]] == ["confirmed"] * TRANSACTIONS
@@ -160,3 +168,31 @@ def test_apply_killed_before_audit_record(target_world: World, plan_file: bool) 
     assert again.returncode == 0, again.describe()
     assert "audit record" not in again.stdout
     assert noted_digests(folder) == [digest]
+
+
+def test_unsimulated_plan_file_not_resent_after_partial_apply(target_world: World) -> None:
+    folder = target_world.new_case("resume-audit-unsimulated-partial")
+    workspace, w3 = target_world.workspace, target_world.chain.w3
+    state_dir = committed_state(target_world, folder)
+    unsimulated = folder / "unsimulated.json"
+    planned = workspace.jinbi("plan", "--env", ENV, "--state-dir", str(state_dir), "--no-simulate", "--out", str(unsimulated))
+    assert planned.returncode == 0, planned.describe()
+    arguments = ("apply", "--env", ENV, "--state-dir", str(state_dir), "--auto-approve", "--no-simulate", str(unsimulated))
+
+    # Killed after three journal writes: the first transactions are journaled, the rest were never signed.
+    killed = workspace.forked(*arguments, cwd=folder, kill_at_save=3, kill_when="after")
+    assert killed.returncode == -9, killed.describe()
+    digest = journaled_digest(folder)
+
+    rerun = workspace.forked(*arguments, cwd=folder)
+
+    assert rerun.returncode == 1, rerun.describe()
+    statuses = [transaction["status"] for transaction in record_file(folder, digest)["transactions"]]
+    assert statuses == ["confirmed"] * len(statuses)
+    assert 0 < len(statuses) < TRANSACTIONS
+    assert (
+        f"plan {digest} was not simulated, so after its interrupted apply the chain cannot be checked against it: "
+        f"its journaled transactions are finished, and its other {TRANSACTIONS - len(statuses)} were not sent"
+    ) in rerun.stderr
+    # Only the journaled transactions were ever sent.
+    assert w3.eth.get_transaction_count(dev_account().address) == target_world.nonce_before + len(statuses)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from planning_support import USDC
 
@@ -226,6 +229,31 @@ def test_cli_exit_codes(chain: Any, state_dir: Path, tmp_path: Path) -> None:
     assert converged.returncode == 0
     assert converged.stdout.splitlines()[1].endswith("per transaction, not simulated.")
     assert converged.stdout.splitlines()[-1] == "No changes: the chain matches the YAML."
+
+
+def test_interrupt_during_fork_stops_anvil(chain: Any, state_dir: Path) -> None:
+    # SIGINT to jinbi alone, as a supervisor sends it, while the simulation's anvil starts.
+    environment = {key: value for key, value in os.environ.items() if key != "JINBI_PRIVATE_KEY"}
+    environment["JINBI_RPC_URL"] = chain.url
+    command = [str(JINBI), "plan", "--env", "devnet", "--state-dir", str(state_dir)]
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    anvil = None
+    deadline = time.monotonic() + 60
+    while anvil is None and process.poll() is None and time.monotonic() < deadline:
+        children = psutil.Process(process.pid).children()
+        anvil = next((child for child in children if child.name() == "anvil"), None)
+        time.sleep(0.005)
+    assert anvil is not None, "jinbi plan ended before it started the simulation's anvil"
+
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=30)
+
+    assert process.returncode != 0
+    try:
+        anvil.wait(timeout=10)
+    except psutil.TimeoutExpired:
+        anvil.kill()
+        pytest.fail("the simulation's anvil outlived jinbi plan")
 
 
 # --- simulation on an anvil fork ---------------------------------------------

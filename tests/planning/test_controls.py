@@ -264,21 +264,23 @@ def test_removing_the_last_admin_is_refused(chain: Any, state_dir: Path) -> None
     assert raised.value.message.startswith(f"{path}:")
     assert raised.value.hint == (
         "write granted for at least one DEFAULT_ADMIN_ROLE holder of dvp_settlement that is an account or a "
-        "Safe, not a contract of the suite (a new admin is granted before any revocation is sent)"
+        "Safe, not a contract of the suite or a price feed (a new admin is granted before any revocation is sent)"
     )
 
 
-def test_admin_moved_to_suite_contract_refused(chain: Any, state_dir: Path) -> None:
-    # A contract of the suite never calls grantRole, so an admin role handed to it is lost.
-    registry = load_state(state_dir, "devnet").environment.contracts.compliance_registry
-    set_admins(state_dir, "compliance_registry", f'{{"{SIGNER}": revoked, "{registry}": granted}}')
+@pytest.mark.parametrize("holder", ["contract", "feed"])
+def test_admin_moved_to_contract_refused(chain: Any, state_dir: Path, holder: str) -> None:
+    # Neither a contract of the suite nor a price feed ever calls grantRole, so an admin role handed to it is lost.
+    environment = load_state(state_dir, "devnet").environment
+    address = environment.contracts.compliance_registry if holder == "contract" else environment.price_feeds["XAU/USD"].address
+    set_admins(state_dir, "compliance_registry", f'{{"{SIGNER}": revoked, "{address}": granted}}')
 
     with pytest.raises(PlanError) as raised:
         plan_of(state_dir, chain)
 
     assert raised.value.message.endswith(
         f"the plan would revoke DEFAULT_ADMIN_ROLE on ComplianceRegistry from {SIGNER}, which leaves as admin only "
-        f"{registry}, which cannot send transactions: nobody could grant or revoke its roles again"
+        f"{address}, which cannot send transactions: nobody could grant or revoke its roles again"
     )
 
 
@@ -361,6 +363,20 @@ def test_chained_orders_above_balance_refused(chain: Any, state_dir: Path) -> No
         f"of 144A from {INVESTOR_2}, which holds {format_base_units(balance_before + 1000 * TOKEN, 18)} JINBI of 144A "
         "with what earlier orders of the plan move to it"
     )
+
+
+def test_orders_sent_in_file_order(chain: Any, state_dir: Path) -> None:
+    # "ORD-10" sorts before "ORD-9" as text, but the file lists ORD-9 first and ORD-10 spends what it delivers.
+    balance_before = balance(chain, INVESTOR_2)
+    first = order_yaml("ORD-9")
+    second = order_yaml(
+        "ORD-10", amount=format_base_units(balance_before + 1000 * TOKEN, 18), sender=INVESTOR_2, recipient=INVESTOR_1
+    )
+    write(state_dir, "force-transfers.yaml", first + second.split("orders:\n", 1)[1])
+
+    plan = plan_of(state_dir, chain)
+
+    assert [action.key for action in plan.actions] == ["ORD-9", "ORD-10"]
 
 
 def test_executed_order_is_no_op_and_its_edit_a_problem(chain: Any, state_dir: Path) -> None:
