@@ -395,7 +395,7 @@ def apply_command(
         bool,
         typer.Option(
             "--allow-force-transfer",
-            help="Send the plan's court-ordered force transfers; without it, a plan with any is refused.",
+            help="Send the plan's court-ordered force transfers. Without it, a plan that contains any is rejected.",
         ),
     ] = False,
     no_simulate: Annotated[

@@ -139,17 +139,7 @@ def run_apply(request: ApplyRequest, output: ApplyOutput) -> None:
         requests = transaction_requests(document)
         journal = Journal(environment.name, str(document["digest"]), directory=request.journal_dir)
         _keep_plan_beside(journal, document)
-        result = execute(
-            w3,
-            signer,
-            requests,
-            journal=journal,
-            confirmations=environment.confirmations,
-            fees=request.fees,
-            timeouts=request.timeouts,
-            progress=output.progress,
-            lock=lock,
-        )
+        result = _send(w3, signer, requests, journal, environment, request, output, lock)
         output.show(result.describe())
 
         # The audit trail names the commit that authorised what was sent, failed transactions included.
@@ -205,6 +195,30 @@ def _keep_plan_beside(journal: Journal, document: Mapping[str, Any]) -> None:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _send(
+    w3: Any,
+    signer: Signer,
+    requests: Sequence[TransactionRequest],
+    journal: Journal,
+    environment: Environment,
+    request: ApplyRequest,
+    output: ApplyOutput,
+    lock: Any,
+) -> ExecutionResult:
+    """Send REQUESTS, or await the ones JOURNAL shows as sent, with the apply's confirmations, fees and timeouts."""
+    return execute(
+        w3,
+        signer,
+        requests,
+        journal=journal,
+        confirmations=environment.confirmations,
+        fees=request.fees,
+        timeouts=request.timeouts,
+        progress=output.progress,
+        lock=lock,
+    )
 
 
 def _write_audit_record(
@@ -277,17 +291,7 @@ def _finish_journaled(
         result = _journal_result(journaled, journal)
     else:
         _approve_resending(document, journal, _plan_copy_path(journal), environment, request, output)
-        result = execute(
-            w3,
-            signer,
-            journaled,
-            journal=journal,
-            confirmations=environment.confirmations,
-            fees=request.fees,
-            timeouts=request.timeouts,
-            progress=output.progress,
-            lock=lock,
-        )
+        result = _send(w3, signer, journaled, journal, environment, request, output, lock)
     output.show(result.describe())
 
     # A transaction still pending gets its outcome on the next run, which writes the record then.

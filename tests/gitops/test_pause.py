@@ -118,7 +118,7 @@ def test_pause_without_the_role_sends_nothing(chain: Any, workspace: Workspace) 
     assert not paused(chain)
 
 
-def test_pause_that_the_yaml_asks_for_is_no_drift(chain: Any, workspace: Workspace) -> None:
+def test_pause_in_yaml_not_drift(chain: Any, workspace: Workspace) -> None:
     shutil.copy(PROJECT_ROOT / "state" / "devnet" / "pause.yaml", workspace.env_dir / "pause.yaml")
     workspace.commit("Manage the pause state")
     workspace.apply()

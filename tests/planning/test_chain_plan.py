@@ -14,6 +14,7 @@ from typing import Any
 
 import psutil
 import pytest
+from apply_support import BEFORE_FIRST_COUPON, SIGNER, send_plan
 from planning_support import USDC
 
 from reconciler import PROJECT_ROOT
@@ -26,9 +27,7 @@ from reconciler.planning.plan import Plan, PlanOptions, build_plan
 from reconciler.planning.records import Verb
 from reconciler.planning.simulate import simulate_plan
 
-SIGNER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 JINBI = PROJECT_ROOT / ".venv" / "bin" / "jinbi"
-BEFORE_FIRST_COUPON = parse_date("2026-12-01")
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +41,6 @@ def plan_now(desired: DesiredState, chain: Any, *, pin_clock: bool = True) -> Pl
     if pin_clock:
         observation = replace(observation, block_timestamp=min(observation.block_timestamp, BEFORE_FIRST_COUPON))
     return build_plan(desired, observation, PlanOptions(signer=SIGNER))
-
-
-def send_plan(chain: Any, plan: Plan) -> list[int]:
-    """Send every transaction of PLAN in order, as apply would, and return the gas each used."""
-    used = []
-    for transaction in plan.transactions:
-        tx_hash = chain.w3.eth.send_transaction(
-            {"from": transaction.sender, "to": transaction.to, "data": transaction.data, "gas": transaction.gas_estimate}
-        )
-        receipt = chain.w3.eth.wait_for_transaction_receipt(tx_hash)
-        assert receipt["status"] == 1, transaction.function.qualified_name
-        used.append(receipt["gasUsed"])
-    return used
 
 
 def test_committed_state_against_fresh_deployment(chain: Any, committed: DesiredState) -> None:

@@ -1,8 +1,8 @@
 """Pause, role holders and court-ordered force transfers against a real anvil: add, change, no-op, drift, import.
 
 The module seeds the session's chain once with the committed devnet state,
-applied and settled, so that investors hold tokens a force transfer can
-move; each test starts from that seeded chain and from a copy of
+applied and settled, so that investors have tokens a force transfer can
+move. Each test starts from that seeded chain and from a copy of
 state/devnet that matches it.
 """
 
@@ -163,7 +163,7 @@ def test_pause_is_sent_first_then_converges(chain: Any, state_dir: Path) -> None
     assert plan_of(state_dir, chain).transactions == ()
 
 
-def test_unpause_is_permissive_and_matching_pause_is_no_change(chain: Any, state_dir: Path) -> None:
+def test_unpause_sent_matching_pause_unchanged(chain: Any, state_dir: Path) -> None:
     token(chain).functions.pause().transact({"from": SIGNER})
     write(state_dir, "pause.yaml", 'kind: Pause\npaused: true\nreason: "investigation"\n')
     assert plan_of(state_dir, chain).transactions == ()
@@ -284,7 +284,7 @@ def test_admin_moved_to_contract_refused(chain: Any, state_dir: Path, holder: st
     )
 
 
-def test_revoking_a_role_the_signer_needs_later_is_refused(chain: Any, state_dir: Path) -> None:
+def test_signer_role_revoked_too_early_rejected(chain: Any, state_dir: Path) -> None:
     path = state_dir / "devnet" / "roles.yaml"
     text = path.read_text(encoding="utf-8").replace(
         f'CONTROLLER_ROLE: {{"{SIGNER}": granted}}', f'CONTROLLER_ROLE: {{"{SIGNER}": revoked}}'
@@ -379,7 +379,7 @@ def test_orders_sent_in_file_order(chain: Any, state_dir: Path) -> None:
     assert [action.key for action in plan.actions] == ["ORD-9", "ORD-10"]
 
 
-def test_executed_order_is_no_op_and_its_edit_a_problem(chain: Any, state_dir: Path) -> None:
+def test_executed_order_unchanged_edit_rejected(chain: Any, state_dir: Path) -> None:
     write(state_dir, "force-transfers.yaml", order_yaml())
     send_plan(chain, plan_of(state_dir, chain))
     assert balance(chain, INVESTOR_1) == 249_000 * TOKEN
