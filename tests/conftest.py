@@ -52,6 +52,9 @@ class Devnet:
     def revert(self) -> None:
         """Return the chain to the state after deployment and take a new snapshot."""
         assert self.w3.provider.make_request("evm_revert", [self.snapshot_id])["result"] is True  # type: ignore[arg-type]
+        # After some revert sequences anvil 1.7.1 no longer serves the state of the head block by its number
+        # ("BlockOutOfRangeError"), so a simulation that forks there fails; a new block stores a fresh state.
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
         self.snapshot_id = self.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
 
 
